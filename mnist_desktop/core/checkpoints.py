@@ -1,0 +1,228 @@
+"""Safe checkpoints: a zip of ``.npy`` arrays plus ``metadata.json``. No pickle.
+
+Why not pickle: a checkpoint is something people download and share, and
+unpickling runs arbitrary code. Arrays are read with ``allow_pickle=False`` and
+every entry is size-checked before it is read, so a hostile or corrupt file can
+only produce a :class:`CheckpointError`, never code execution or a huge allocation.
+
+Layout inside the zip::
+
+    metadata.json                 format, model, dataset, class names, metrics, ...
+    params/<module>/<name>.npy    one array per Haiku parameter
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import json
+import math
+import os
+import platform
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from .errors import CheckpointError
+from .fileio import atomic_writer
+from .models import MODELS, param_shapes
+from .preprocess import PREPROCESS_VERSION
+
+FORMAT_NAME = "mnist-desktop-checkpoint"
+FORMAT_VERSION = 1
+MAX_METADATA_BYTES = 1 << 20  # 1 MiB of JSON is far more than any honest checkpoint needs
+MAX_ARRAY_BYTES = 64 << 20  # the largest model (MLP) is ~1 MB
+MAX_ENTRIES = 64
+
+Params = dict[str, dict[str, np.ndarray]]
+
+
+@dataclass
+class Checkpoint:
+    """A loaded model: what to build, its weights, and where it came from."""
+
+    model_name: str
+    params: Params
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.metadata.get("class_names") or [str(i) for i in range(10)])
+
+    @property
+    def dataset(self) -> str:
+        return str(self.metadata.get("dataset", "mnist"))
+
+    @property
+    def test_accuracy(self) -> float | None:
+        value = (self.metadata.get("metrics") or {}).get("test_accuracy")
+        return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata as md
+
+    out = {"python": platform.python_version()}
+    for dist in ("mnist-desktop", "jax", "jaxlib", "dm-haiku", "optax", "numpy"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def _json_safe(value: Any) -> Any:
+    """Turn numpy scalars/arrays and tuples into JSON-friendly values."""
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model_name: str,
+    params: Mapping[str, Mapping[str, Any]],
+    metadata: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``params`` and ``metadata`` to ``path`` atomically; return the path.
+
+    The previous file at ``path`` survives any failure (read-only folder, full
+    disk, vanished directory): those raise :class:`CheckpointError` naming the path.
+    """
+    target = Path(path)
+    meta = dict(_json_safe(metadata or {}))
+    meta.update(
+        format=FORMAT_NAME,
+        format_version=FORMAT_VERSION,
+        model=model_name,
+        preprocess_version=PREPROCESS_VERSION,
+        created=meta.get("created") or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        versions=_versions(),
+    )
+    meta.setdefault("class_names", [str(i) for i in range(10)])
+    meta.setdefault("dataset", "mnist")
+    try:
+        with atomic_writer(target) as handle:
+            with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+                zf.writestr("metadata.json", json.dumps(meta, indent=2, sort_keys=True))
+                for module, group in params.items():
+                    for name, value in group.items():
+                        buf = io.BytesIO()
+                        np.lib.format.write_array(buf, np.asarray(value), allow_pickle=False)
+                        zf.writestr(f"params/{module}/{name}.npy", buf.getvalue())
+    except OSError as err:
+        raise CheckpointError(
+            f"could not save the model to {target}: {err.strerror or err}. "
+            "Choose a folder you can write to; any earlier file there is unchanged."
+        ) from err
+    return target
+
+
+def _fail(path: Path, what: str) -> CheckpointError:
+    return CheckpointError(f"{path} is not a usable mnist-desktop model: {what}")
+
+
+def _read_metadata(path: Path, zf: zipfile.ZipFile) -> dict[str, Any]:
+    try:
+        info = zf.getinfo("metadata.json")
+    except KeyError:
+        raise _fail(path, "it has no metadata.json (was it saved by mnist-desktop?)") from None
+    if info.file_size > MAX_METADATA_BYTES:
+        raise _fail(path, f"metadata.json is {info.file_size} bytes (limit {MAX_METADATA_BYTES})")
+    try:
+        meta = json.loads(zf.read(info).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise _fail(path, f"metadata.json is not valid JSON ({err})") from None
+    if not isinstance(meta, dict):
+        raise _fail(path, "metadata.json must hold a JSON object")
+    if meta.get("format") != FORMAT_NAME:
+        raise _fail(path, f"metadata 'format' is {str(meta.get('format'))[:60]!r}, expected {FORMAT_NAME!r}")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+        raise _fail(path, f"format_version {str(version)[:20]} is not supported (this app reads ≤ {FORMAT_VERSION}); update mnist-desktop")
+    model = meta.get("model")
+    if not isinstance(model, str) or model not in MODELS:
+        raise _fail(path, f"unknown model architecture {str(model)[:60]!r} (known: {', '.join(MODELS)})")
+    names = meta.get("class_names", [str(i) for i in range(10)])
+    if not (isinstance(names, list) and len(names) == 10 and all(isinstance(n, str) and 0 < len(n) <= 64 for n in names)):
+        raise _fail(path, "'class_names' must be a list of 10 short strings")
+    if not isinstance(meta.get("dataset", "mnist"), str) or len(meta.get("dataset", "")) > 64:
+        raise _fail(path, "'dataset' must be a short string")
+    for key in ("metrics", "hyperparameters"):
+        if key in meta and not isinstance(meta[key], dict):
+            raise _fail(path, f"{key!r} must be a JSON object")
+    return meta
+
+
+def _read_array(path: Path, zf: zipfile.ZipFile, entry: str) -> np.ndarray:
+    info = zf.getinfo(entry)
+    if info.file_size > MAX_ARRAY_BYTES:
+        raise _fail(path, f"{entry} is {info.file_size} bytes (limit {MAX_ARRAY_BYTES})")
+    try:
+        return np.lib.format.read_array(io.BytesIO(zf.read(info)), allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        raise _fail(path, f"{entry} is not a valid array ({err})") from None
+
+
+def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Read and validate a checkpoint; anything wrong raises :class:`CheckpointError`.
+
+    Validation: the metadata names a known architecture, and every parameter the
+    architecture needs is present with the exact shape and dtype, finite, with no
+    extra or missing entries.
+    """
+    src = Path(path)
+    try:
+        zf = zipfile.ZipFile(src)
+    except FileNotFoundError:
+        raise CheckpointError(f"model file not found: {src}") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{src} is a folder, not a model file") from None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+        raise _fail(src, f"it is not a checkpoint archive ({err})") from None
+    with zf:
+        try:
+            if len(zf.infolist()) > MAX_ENTRIES:
+                raise _fail(src, f"it has {len(zf.infolist())} entries (limit {MAX_ENTRIES})")
+            meta = _read_metadata(src, zf)
+            expected = param_shapes(meta["model"])
+            params: Params = {}
+            entries = {n for n in zf.namelist() if n.startswith("params/")}
+            wanted = {f"params/{m}/{p}.npy" for m, group in expected.items() for p in group}
+            if entries != wanted:
+                missing, extra = sorted(wanted - entries), sorted(entries - wanted)
+                detail = "; ".join(
+                    part for part in (
+                        f"missing {', '.join(missing)}" if missing else "",
+                        f"unexpected {', '.join(e[:80] for e in extra[:5])}" if extra else "",
+                    ) if part
+                )
+                raise _fail(src, f"its parameters do not match the {meta['model']!r} architecture ({detail})")
+            for module, group in expected.items():
+                for name, (shape, dtype) in group.items():
+                    entry = f"params/{module}/{name}.npy"
+                    arr = _read_array(src, zf, entry)
+                    if arr.shape != shape or str(arr.dtype) != dtype:
+                        raise _fail(
+                            src,
+                            f"{module}/{name} has shape {arr.shape} {arr.dtype}, the {meta['model']!r} "
+                            f"architecture needs {shape} {dtype}",
+                        )
+                    if not np.all(np.isfinite(arr)):
+                        raise _fail(src, f"{module}/{name} contains NaN or infinite values")
+                    params.setdefault(module, {})[name] = arr
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError) as err:
+            raise _fail(src, f"the archive is damaged ({err})") from None
+    return Checkpoint(meta["model"], params, meta)

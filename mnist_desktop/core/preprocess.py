@@ -1,0 +1,328 @@
+"""Turn any picture of a digit into the 28x28 input the models were trained on.
+
+MNIST digits were made by a fixed recipe: the ink's bounding box is scaled
+(anti-aliased, aspect ratio kept) so its longer side is 20 px, then the result is
+placed in a 28x28 field so that its centre of mass sits at the centre. A model
+only reads a drawing well when the drawing goes through *the same* recipe, so the
+GUI canvas and the ``predict`` CLI both call :func:`to_model_input` and nothing
+else. :data:`PREPROCESS_VERSION` is stored in checkpoints so that a change to this
+recipe can be detected.
+
+Conventions of the output: float32, shape (28, 28), values in [0, 1], ink high and
+background exactly 0 -- like ``to_model_array`` of the MNIST files.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from mnist_desktop.core.errors import ImageError
+
+PREPROCESS_VERSION = 1
+
+OUTPUT_SIZE = 28
+BOX_SIZE = 20
+# MNIST's centre of mass, in array-index coordinates, averages (14.0, 14.0).
+CENTRE = 14.0
+# Images larger than this are refused before decoding (decompression bombs).
+MAX_IMAGE_PIXELS = 50_000_000
+
+# A picture whose ink differs from its background by less than this (on a 0..1
+# scale) is treated as blank: it is sensor noise or an empty canvas, not a digit.
+_MIN_CONTRAST = 0.05
+# After stretching ink to 0..1, values below this are noise/paper texture.
+_NOISE_LEVEL = 0.1
+# Strokes much thinner than an output pixel come out faint after area averaging;
+# they are brightened so that the typical ink pixel reaches at least this level.
+_MIN_INK_LEVEL = 0.9
+_MAX_GAIN = 50.0
+_LUMA = np.array([0.299, 0.587, 0.114, 0.0], dtype=np.float32)  # alpha weighs 0
+
+
+def to_model_input(image: np.ndarray) -> np.ndarray | None:
+    """Return the (28, 28) float32 model input for ``image``, or None if it is blank.
+
+    ``image`` may be HxW, HxWx1 (grey), HxWx2 (grey+alpha), HxWx3 (RGB) or HxWx4
+    (RGBA), of any integer, bool or float dtype, with dark ink on a light
+    background or light ink on a dark one. Transparent pixels count as
+    background. Blank means: no pixels, all NaN, uniform, or contrast too low to
+    be ink.
+
+    Raises:
+        ImageError: if the array does not have one of the shapes above.
+    """
+    grey = _to_grey(np.asarray(image))
+    if grey is None:
+        return None
+    ink = _ink_map(grey)
+    if ink is None:
+        return None
+    return _normalise_box(ink)
+
+
+def load_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as grey float32 HxW in [0, 1], transparency composited.
+
+    Only the first frame of animated files is used. Every failure -- missing
+    file, not an image, truncated/corrupt data, a picture over
+    :data:`MAX_IMAGE_PIXELS` -- becomes an :class:`ImageError` naming the file,
+    because the CLI and GUI show that message to the user as is.
+    """
+    name = str(path)
+    if not Path(path).is_file():
+        raise ImageError(f"{name}: no such image file (check the path)")
+    try:
+        with warnings.catch_warnings():
+            # Sizes between Pillow's own limit and ours are rejected below anyway.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                width, height = img.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise ImageError(
+                        f"{name}: image is {width}x{height} pixels, larger than the "
+                        f"{MAX_IMAGE_PIXELS // 1_000_000} megapixel limit; shrink it first"
+                    )
+                img.load()
+                array = _pil_to_array(img)
+    except ImageError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{name}: image is too large to open safely ({exc})") from exc
+    except Exception as exc:  # noqa: BLE001 - Pillow's decoders raise many types on bad data
+        raise ImageError(
+            f"{name}: cannot read this file as an image ({type(exc).__name__}: {exc}); "
+            "use a PNG, JPEG, BMP or GIF picture"
+        ) from exc
+    grey = _to_grey(array)
+    if grey is None:
+        raise ImageError(f"{name}: the image has no pixels")
+    return grey
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _pil_to_array(img: Image.Image) -> np.ndarray:
+    """Convert a decoded Pillow image to a numpy array in a mode we understand."""
+    mode = img.mode
+    if mode in ("1", "L", "F"):
+        return np.asarray(img.convert("L") if mode == "1" else img)
+    if mode.startswith("I"):  # I, I;16, I;16B, ... : integer greyscale
+        data = np.asarray(img.convert("I") if mode != "I" else img).astype(np.float64)
+        top = 65535.0 if data.max(initial=0) > 255 else 255.0
+        return (data / top).astype(np.float32)
+    if mode == "LA" or mode == "La":
+        return np.asarray(img.convert("LA"))
+    if mode in ("RGBA", "RGBa", "PA") or (mode == "P" and "transparency" in img.info):
+        return np.asarray(img.convert("RGBA"))
+    return np.asarray(img.convert("RGB"))
+
+
+def _to_grey(image: np.ndarray) -> np.ndarray | None:
+    """Grey float32 HxW in [0, 1]; alpha composited; None when there are no pixels.
+
+    NaN/inf pixels are replaced by the median of the valid ones so they read as
+    background; an all-NaN picture gives a uniform image (blank later on).
+    """
+    if image.ndim == 3 and image.shape[2] in (1, 2, 3, 4):
+        channels = image.shape[2]
+    elif image.ndim == 2:
+        channels = 0
+    else:
+        raise ImageError(
+            f"cannot use an array of shape {image.shape} as an image; "
+            "expected HxW, HxWx1, HxWx2, HxWx3 or HxWx4"
+        )
+    if image.size == 0:
+        return None
+    data = _to_unit_range(image)
+    if channels == 0:
+        return data
+    if channels <= 2:
+        grey = np.ascontiguousarray(data[..., 0])
+    else:  # one contiguous matrix-vector product: the fastest way to weight channels
+        grey = data @ _LUMA[:channels]
+    if channels in (2, 4):
+        grey = _composite(grey, np.ascontiguousarray(data[..., -1]))
+    return np.clip(grey, 0.0, 1.0, out=grey)
+
+
+def _to_unit_range(image: np.ndarray) -> np.ndarray:
+    """Scale any dtype to float32 [0, 1]; non-finite values become the median."""
+    if image.dtype == np.uint8:
+        return image.astype(np.float32) * np.float32(1 / 255)
+    if image.dtype == np.bool_:
+        return image.astype(np.float32)
+    if image.dtype == np.uint16:
+        return image.astype(np.float32) * np.float32(1 / 65535)
+    data = image.astype(np.float32)
+    if not np.isfinite(data).all():
+        finite = np.isfinite(data)
+        fill = np.median(data[finite]) if finite.any() else 0.0
+        data = np.where(finite, data, fill).astype(np.float32)
+    lo, hi = float(data.min()), float(data.max())
+    if lo >= 0.0 and hi <= 1.0:
+        return data
+    if lo >= 0.0 and hi <= 255.0:  # floats or ints on the 8-bit scale
+        return data * np.float32(1 / 255)
+    span = hi - lo  # anything else: stretch its own range
+    return (data - lo) / np.float32(span) if span > 0 else np.zeros_like(data)
+
+
+def _composite(grey: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Flatten grey+alpha so that transparent pixels look like background.
+
+    The opaque part is the ink, so transparent pixels are laid on the colour
+    *opposite* to the ink's mean: black ink on transparency becomes black on
+    white, white ink on transparency white on black.
+    """
+    if alpha.min() >= 0.99:
+        return grey
+    weight = float(alpha.sum())
+    ink_mean = float((grey * alpha).sum()) / weight if weight > 0 else 0.0
+    background = 1.0 if ink_mean < 0.5 else 0.0
+    return grey * alpha + np.float32(background) * (1.0 - alpha)
+
+
+def _ink_map(grey: np.ndarray) -> np.ndarray | None:
+    """Ink intensity in [0, 1] (background 0), or None if there is no ink.
+
+    The background level is the median of the border, which a drawing rarely
+    fills; if it is bright the picture is dark-on-light and gets inverted.
+    Contrast is then stretched so the strongest ink is 1 (MNIST ink saturates),
+    and faint residue below the noise level is set to 0.
+    """
+    border = np.concatenate((grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]))
+    background = float(np.median(border))
+    if background > 0.5:
+        data = 1.0 - grey
+        background = 1.0 - background
+    else:
+        data = grey
+    peak = float(data.max())
+    contrast = peak - background
+    if contrast < _MIN_CONTRAST:
+        return None
+    ink = (data - np.float32(background)) * np.float32(1.0 / contrast)
+    ink[ink < _NOISE_LEVEL] = 0.0
+    return ink
+
+
+def _normalise_box(ink: np.ndarray) -> np.ndarray | None:
+    """Crop one ink map to its ink and hand it to :func:`_normalise_boxes`."""
+    rows = np.flatnonzero(ink.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(ink.any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    out = _normalise_boxes(crop[None], np.zeros((1, 2), np.int64), np.array([crop.shape]))
+    return out[0] if out[0].any() else None
+
+
+def normalise_batch(ink: np.ndarray) -> np.ndarray:
+    """Apply the box + centre-of-mass step of :func:`to_model_input` to a batch.
+
+    For pictures that are already ink maps -- (N, H, W), ink high, background 0
+    -- such as MNIST digits re-drawn by ``drawn_style``. It runs
+    vectorised (thousands of images per second) and gives the same result as
+    ``to_model_input`` on each image; blank images come back all zero.
+    """
+    ink = np.asarray(ink, dtype=np.float32)
+    if ink.ndim != 3:
+        raise ValueError(f"expected an (N, H, W) batch, got shape {ink.shape}")
+    # Stretch each image so its strongest ink is 1, then drop faint noise -- what
+    # _ink_map does for a picture whose background is 0.
+    peak = ink.max(axis=(1, 2), keepdims=True)
+    ink = ink / np.where(peak > 0, peak, np.float32(1.0))
+    ink[ink < _NOISE_LEVEL] = 0.0
+    mask = ink > 0
+    rows, cols = mask.any(axis=2), mask.any(axis=1)
+    top = np.argmax(rows, axis=1)
+    bottom = ink.shape[1] - np.argmax(rows[:, ::-1], axis=1)
+    left = np.argmax(cols, axis=1)
+    right = ink.shape[2] - np.argmax(cols[:, ::-1], axis=1)
+    starts = np.stack([top, left], axis=1)
+    lengths = np.stack([bottom - top, right - left], axis=1)
+    lengths[~rows.any(axis=1)] = 1  # blank images: any box, the result stays zero
+    return _normalise_boxes(ink, starts, lengths)
+
+
+def _normalise_boxes(ink: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Scale each ink box so its longer side is 20 px and centre it by mass in 28x28.
+
+    ``starts``/``lengths`` (N, 2) give each box as (row, col). Scaling is a pair
+    of per-image resampling matrices (rows and columns), so a batch is two
+    batched matrix products: area averaging when shrinking (exact
+    anti-aliasing, no ringing) and linear interpolation when enlarging.
+    """
+    scale = BOX_SIZE / lengths.max(axis=1)
+    new = np.clip(np.rint(lengths * scale[:, None]), 1, BOX_SIZE).astype(np.int64)
+    row_w = _resample_matrix(starts[:, 0], lengths[:, 0], new[:, 0], ink.shape[1])
+    col_w = _resample_matrix(starts[:, 1], lengths[:, 1], new[:, 1], ink.shape[2])
+    patch = np.matmul(np.matmul(row_w, ink), col_w.transpose(0, 2, 1))
+    np.clip(patch, 0.0, 1.0, out=patch)
+    patch = _boost_thin_strokes(patch)
+    # Shift so each centroid lands on CENTRE, but never push ink off the field.
+    idx = np.arange(OUTPUT_SIZE, dtype=np.float32)
+    total = np.maximum(patch.sum(axis=(1, 2)), np.float32(1e-12))
+    cy = patch.sum(axis=2) @ idx / total
+    cx = patch.sum(axis=1) @ idx / total
+    dy = np.clip(np.rint(CENTRE - cy), 0, OUTPUT_SIZE - new[:, 0]).astype(np.int64)
+    dx = np.clip(np.rint(CENTRE - cx), 0, OUTPUT_SIZE - new[:, 1]).astype(np.int64)
+    src_y = np.arange(OUTPUT_SIZE)[None, :] - dy[:, None]
+    src_x = np.arange(OUTPUT_SIZE)[None, :] - dx[:, None]
+    out = patch[
+        np.arange(len(patch))[:, None, None],
+        np.maximum(src_y, 0)[:, :, None],
+        np.maximum(src_x, 0)[:, None, :],
+    ]
+    out *= (src_y >= 0)[:, :, None] & (src_x >= 0)[:, None, :]
+    return out
+
+
+def _resample_matrix(start: np.ndarray, length: np.ndarray, new: np.ndarray, n_src: int) -> np.ndarray:
+    """(N, 28, n_src) weights mapping source span [start, start+length) onto output [0, new).
+
+    Shrinking: each output pixel averages the source pixels by the fraction of
+    its area they cover. Enlarging: linear interpolation between the source
+    pixel centres, with the box edges held (not faded into the background).
+    Source pixels outside the span get weights too, but they hold no ink.
+    """
+    s = (new / length).astype(np.float32)[:, None, None]
+    k = np.arange(OUTPUT_SIZE, dtype=np.float32)[None, :, None]
+    i = np.arange(n_src, dtype=np.float32)[None, None, :]
+    first = start.astype(np.float32)[:, None, None]
+    inside = k < new[:, None, None]
+    if (s <= 1).all():
+        lo = (i - first) * s
+        return (np.clip(np.minimum(lo + s, k + 1) - np.maximum(lo, k), 0.0, None) * inside).astype(np.float32)
+    shrink = np.clip(np.minimum((i - first) * s + s, k + 1) - np.maximum((i - first) * s, k), 0.0, None)
+    centre = np.clip((k + 0.5) / s - 0.5, 0.0, length.astype(np.float32)[:, None, None] - 1) + first
+    grow = np.clip(1.0 - np.abs(centre - i), 0.0, None)
+    return (np.where(s <= 1, shrink, grow) * inside).astype(np.float32)
+
+
+def _boost_thin_strokes(patch: np.ndarray) -> np.ndarray:
+    """Brighten strokes that area averaging has made faint (batch of patches).
+
+    A 2-px pen on a 560-px canvas covers a tenth of an output pixel, so after
+    shrinking its pixels are ~0.1 and the digit would nearly vanish. Normal
+    strokes have a saturated core (the 90th percentile of ink values is ~1) and
+    are left alone; thin ones are scaled up until that percentile reaches
+    ``_MIN_INK_LEVEL``.
+    """
+    flat = np.sort(patch.reshape(len(patch), -1), axis=1)
+    count = (flat > 0).sum(axis=1)
+    pick = flat.shape[1] - count + (count * 9) // 10
+    typical = np.take_along_axis(flat, np.minimum(pick, flat.shape[1] - 1)[:, None], axis=1)[:, 0]
+    gain = np.where(
+        (typical > 0) & (typical < _MIN_INK_LEVEL),
+        np.minimum(_MIN_INK_LEVEL / np.maximum(typical, 1e-12), _MAX_GAIN),
+        1.0,
+    ).astype(np.float32)
+    return np.minimum(patch * gain[:, None, None], np.float32(1.0))

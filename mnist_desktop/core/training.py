@@ -1,0 +1,399 @@
+"""The training engine: a plain generator of progress events.
+
+``Trainer.run()`` yields :class:`StepEvent` every ``log_every`` steps,
+:class:`EpochEvent` after each epoch and one final :class:`DoneEvent`. The CLI
+prints them, the GUI worker forwards them as Qt signals, tests iterate them
+directly — no threads needed to test the loop.
+
+Speed notes (2-core CPU, measured): the data sit on the device once and each
+jitted step gathers its batch by index; the step donates params and optimizer
+state; every batch has the same shape (the epoch's remainder is dropped, a new
+permutation each epoch covers it); the host reads the previous step's loss while
+the next step runs, so dispatch overlaps compute yet cancel is seen within a step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from .augment import augment_batch
+from .errors import ConfigError
+from .evaluation import EVAL_BATCH, EvalResult, batched_logits, metrics_from_logits, pad_to_multiple
+from .models import MODELS, init_params, transformed
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+SCHEDULES = ("constant", "cosine", "onecycle")
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters of one run; ``validate`` explains any bad value by field."""
+
+    model: str = "cnn"
+    dataset: str = "mnist"
+    optimizer: str = "adam"
+    learning_rate: float = 3e-3
+    batch_size: int = 128
+    epochs: float = 2.0
+    validation_split: float = 0.0
+    seed: int = 0
+    weight_decay: float = 0.0
+    schedule: str = "onecycle"
+    augment: bool = False
+    log_every: int = 50
+
+    def validate(self, n_train: int | None = None) -> None:
+        """Raise :class:`ConfigError` naming the first bad field and why."""
+        if self.model not in MODELS:
+            raise ConfigError("model", f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError("optimizer", f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError("schedule", f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        lr = self.learning_rate
+        if not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+            raise ConfigError("learning_rate", f"must be a positive finite number, got {lr}")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ConfigError("batch_size", f"must be a whole number ≥ 1, got {self.batch_size}")
+        if self.batch_size > 8192:
+            raise ConfigError("batch_size", f"{self.batch_size} is too large (≤ 8192)")
+        if not isinstance(self.epochs, (int, float)) or not math.isfinite(self.epochs) or self.epochs <= 0:
+            raise ConfigError("epochs", f"must be more than 0, got {self.epochs}")
+        if self.epochs > 1000:
+            raise ConfigError("epochs", f"{self.epochs} is too many (≤ 1000)")
+        vs = self.validation_split
+        if not isinstance(vs, (int, float)) or not math.isfinite(vs) or not 0 <= vs < 1:
+            raise ConfigError("validation_split", f"must be in [0, 1), got {vs}")
+        if vs > 0.5:
+            raise ConfigError("validation_split", f"{vs} leaves too little to train on (use ≤ 0.5)")
+        wd = self.weight_decay
+        if not isinstance(wd, (int, float)) or not math.isfinite(wd) or wd < 0 or wd > 1:
+            raise ConfigError("weight_decay", f"must be in [0, 1], got {wd}")
+        if not isinstance(self.seed, int) or self.seed < 0 or self.seed >= 2**31:
+            raise ConfigError("seed", f"must be a whole number in [0, 2³¹), got {self.seed}")
+        if not isinstance(self.log_every, int) or self.log_every < 1:
+            raise ConfigError("log_every", f"must be ≥ 1, got {self.log_every}")
+        if n_train is not None:
+            n_fit = n_train - int(round(n_train * vs))
+            if self.batch_size > n_fit:
+                raise ConfigError("batch_size", f"{self.batch_size} is larger than the {n_fit} training images; use ≤ {n_fit}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+#: Per-model starting recipes; the GUI and CLI start from these.
+DEFAULT_CONFIGS: dict[str, TrainConfig] = {
+    "logreg": TrainConfig(model="logreg", optimizer="adam", learning_rate=1e-2, batch_size=128, epochs=5, schedule="cosine"),
+    "mlp": TrainConfig(model="mlp", optimizer="adam", learning_rate=2e-3, batch_size=128, epochs=8, schedule="onecycle"),
+    "cnn": TrainConfig(model="cnn"),
+}
+
+
+def default_config(model: str = "cnn", **overrides: Any) -> TrainConfig:
+    """The recommended recipe for ``model`` with ``overrides`` applied."""
+    if model not in DEFAULT_CONFIGS:
+        raise ConfigError("model", f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+    return dataclasses.replace(DEFAULT_CONFIGS[model], **overrides)
+
+
+@dataclass
+class TrainData:
+    """Float images (N, 28, 28, 1) in [0, 1] and int labels; val may be empty."""
+
+    train_x: np.ndarray
+    train_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+    val_x: np.ndarray = field(default_factory=lambda: np.zeros((0, 28, 28, 1), np.float32))
+    val_y: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.int32))
+    class_names: tuple[str, ...] = tuple(str(i) for i in range(10))
+    dataset: str = "mnist"
+
+
+@dataclass
+class StepEvent:
+    """Progress every ``log_every`` steps; loss/accuracy are means over that window."""
+
+    step: int
+    total_steps: int
+    epoch: int  # 1-based epoch the step belongs to
+    epochs: int
+    steps_per_epoch: int
+    loss: float
+    train_accuracy: float
+    learning_rate: float
+    samples_per_sec: float
+    elapsed: float
+    eta: float
+
+
+@dataclass
+class EpochEvent:
+    """End of an epoch: the epoch's train metrics and validation metrics (if any)."""
+
+    epoch: int
+    epochs: int
+    step: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    elapsed: float
+
+
+@dataclass
+class DoneEvent:
+    """The run ended: why, final params (host numpy) and test metrics."""
+
+    status: str  # "completed", "stopped" or "diverged"
+    message: str
+    params: Any
+    step: int
+    elapsed: float
+    train_seconds: float
+    test: EvalResult | None
+    best_val_accuracy: float | None
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return None if self.test is None else self.test.accuracy
+
+
+Event = StepEvent | EpochEvent | DoneEvent
+
+
+def make_optimizer(config: TrainConfig, total_steps: int) -> tuple[optax.GradientTransformation, Callable[[int], float]]:
+    """The Optax optimizer and its learning-rate schedule for ``config``."""
+    lr = float(config.learning_rate)
+    if config.schedule == "onecycle":
+        schedule = optax.cosine_onecycle_schedule(max(total_steps, 1), lr, pct_start=0.25, div_factor=25.0, final_div_factor=1e3)
+    elif config.schedule == "cosine":
+        schedule = optax.cosine_decay_schedule(lr, max(total_steps, 1), alpha=0.01)
+    else:
+        schedule = optax.constant_schedule(lr)
+    if config.optimizer == "adam":
+        tx = optax.adamw(schedule, weight_decay=config.weight_decay) if config.weight_decay else optax.adam(schedule)
+    else:
+        momentum = 0.9 if config.optimizer == "momentum" else None
+        tx = optax.sgd(schedule, momentum=momentum, nesterov=momentum is not None)
+        if config.weight_decay:
+            tx = optax.chain(optax.add_decayed_weights(config.weight_decay), tx)
+    return tx, schedule
+
+
+def _all_finite(tree: Any) -> jnp.ndarray:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
+
+
+def make_train_step(model_name: str, tx: optax.GradientTransformation, augment: bool) -> Callable:
+    """Jitted step: gather batch by index, (augment), update; refuse non-finite updates.
+
+    A non-finite loss or parameter leaves the old parameters in place, so after
+    divergence the trainer still holds the last finite weights.
+    """
+    apply = transformed(model_name).apply
+
+    def step(params, opt_state, images, labels, index, key):
+        x, y = images[index], labels[index]
+        if augment:
+            x = augment_batch(key, x)
+
+        def loss_fn(p):
+            logits = apply(p, x)
+            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(), logits
+
+        (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        updates, new_opt_state = tx.update(grads, opt_state, params)
+        new_params = optax.apply_updates(params, updates)
+        ok = jnp.isfinite(loss) & _all_finite(new_params)
+        keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, old)
+        correct = jnp.sum(jnp.argmax(logits, -1) == y)
+        return keep(new_params, params), keep(new_opt_state, opt_state), loss, correct, ok
+
+    return jax.jit(step, donate_argnums=(0, 1))
+
+
+class Trainer:
+    """Runs one training run as a generator; thread-safe ``cancel``/``pause``/``resume``.
+
+    The consumer (CLI loop, GUI worker, test) iterates :meth:`run`. ``cancel`` is
+    checked every step; ``pause`` blocks the generator between steps until
+    ``resume`` or ``cancel``. :meth:`current_params` gives a host copy of the
+    latest weights (for live predictions) — call it from the consuming thread.
+    """
+
+    def __init__(self, config: TrainConfig, data: TrainData, initial_params: Any | None = None):
+        config.validate()
+        if config.batch_size > len(data.train_x):
+            raise ConfigError("batch_size", f"{config.batch_size} is larger than the {len(data.train_x)} training images; use ≤ {len(data.train_x)}")
+        self.config = config
+        self.data = data
+        self._initial_params = initial_params
+        self._cancel = threading.Event()
+        self._resume = threading.Event()
+        self._resume.set()
+        self.params: Any = None
+        #: Called after every step on the consuming thread (the GUI worker serves
+        #: live predictions here); must be quick.
+        self.between_steps: Callable[[], None] | None = None
+        self.steps_per_epoch = len(data.train_x) // config.batch_size
+        self.total_steps = max(1, int(round(config.epochs * self.steps_per_epoch)))
+        self.epochs = max(1, math.ceil(self.total_steps / self.steps_per_epoch))
+
+    # -- control, callable from any thread ---------------------------------
+    def cancel(self) -> None:
+        self._cancel.set()
+        self._resume.set()
+
+    def pause(self) -> None:
+        self._resume.clear()
+
+    def resume(self) -> None:
+        self._resume.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._resume.is_set()
+
+    def current_params(self) -> Any:
+        return None if self.params is None else jax.device_get(self.params)
+
+    # -- the loop ------------------------------------------------------------
+    def _evaluate(self, x_dev: jnp.ndarray, count: int, labels: np.ndarray) -> EvalResult | None:
+        if count == 0:
+            return None
+        logits = batched_logits(self.config.model, self.params, x_dev, count=count)
+        return metrics_from_logits(logits, labels)
+
+    def run(self) -> Iterator[Event]:
+        cfg, data = self.config, self.data
+        start = time.perf_counter()
+        paused_total = 0.0
+        rng = np.random.default_rng(cfg.seed)
+        key = jax.random.PRNGKey(cfg.seed)
+
+        params = self._initial_params if self._initial_params is not None else init_params(cfg.model, cfg.seed)
+        self.params = jax.tree_util.tree_map(jnp.array, params)  # own copy: it gets donated
+        tx, schedule = make_optimizer(cfg, self.total_steps)
+        opt_state = jax.jit(tx.init)(self.params)
+        step_fn = make_train_step(cfg.model, tx, cfg.augment)
+
+        images = jax.device_put(np.asarray(data.train_x, np.float32))
+        labels = jax.device_put(np.asarray(data.train_y, np.int32))
+        val_dev = jax.device_put(pad_to_multiple(np.asarray(data.val_x, np.float32), EVAL_BATCH)) if len(data.val_x) else None
+
+        window_loss: list[float] = []
+        window_correct = 0
+        epoch_loss: list[float] = []
+        epoch_correct = 0
+        pending: deque = deque()
+        status, message = "completed", f"finished {self.total_steps} steps"
+        best_val: float | None = None
+        last_log_time, last_log_step = start, 0
+        step = 0
+
+        def drain(limit: int) -> str | None:
+            """Read results of dispatched steps until ≤ limit are in flight."""
+            nonlocal window_correct, epoch_correct
+            while len(pending) > limit:
+                done_step, loss, correct, ok = pending.popleft()
+                if not bool(ok):
+                    return f"loss became NaN at step {done_step} (learning rate too high?); kept the last finite parameters"
+                value = float(loss)
+                window_loss.append(value)
+                epoch_loss.append(value)
+                window_correct += int(correct)
+                epoch_correct += int(correct)
+            return None
+
+        for epoch in range(1, self.epochs + 1):
+            perm = rng.permutation(len(data.train_x))
+            epoch_loss.clear()
+            epoch_correct = 0
+            steps_this_epoch = min(self.steps_per_epoch, self.total_steps - step)
+            for i in range(steps_this_epoch):
+                if not self._resume.is_set():
+                    t_pause = time.perf_counter()
+                    self._resume.wait()
+                    paused_total += time.perf_counter() - t_pause
+                if self._cancel.is_set():
+                    status, message = "stopped", f"stopped by the user at step {step} of {self.total_steps}"
+                    break
+                index = jnp.asarray(perm[i * cfg.batch_size:(i + 1) * cfg.batch_size])
+                key, sub = jax.random.split(key)
+                self.params, opt_state, loss, correct, ok = step_fn(self.params, opt_state, images, labels, index, sub)
+                step += 1
+                pending.append((step, loss, correct, ok))
+                failure = drain(1)
+                if self.between_steps is not None:
+                    self.between_steps()
+                if failure:
+                    status, message = "diverged", failure
+                    break
+                if step % cfg.log_every == 0 or step == self.total_steps:
+                    failure = drain(0)
+                    if failure:
+                        status, message = "diverged", failure
+                        break
+                    now = time.perf_counter()
+                    active = now - start - paused_total
+                    n_window = max(len(window_loss), 1)
+                    rate = (step - last_log_step) * cfg.batch_size / max(now - last_log_time, 1e-9)
+                    yield StepEvent(
+                        step=step, total_steps=self.total_steps, epoch=epoch, epochs=self.epochs,
+                        steps_per_epoch=self.steps_per_epoch,
+                        loss=float(np.mean(window_loss)) if window_loss else float("nan"),
+                        train_accuracy=window_correct / (n_window * cfg.batch_size),
+                        learning_rate=float(schedule(step)), samples_per_sec=rate, elapsed=active,
+                        eta=(self.total_steps - step) * active / step,
+                    )
+                    window_loss.clear()
+                    window_correct = 0
+                    last_log_time, last_log_step = time.perf_counter(), step
+            if status == "completed":
+                failure = drain(0)
+                if failure:
+                    status, message = "diverged", failure
+            if status != "completed":
+                break
+            val = self._evaluate(val_dev, len(data.val_x), data.val_y) if val_dev is not None else None
+            if val is not None:
+                best_val = val.accuracy if best_val is None else max(best_val, val.accuracy)
+            n_epoch = max(len(epoch_loss), 1)
+            yield EpochEvent(
+                epoch=epoch, epochs=self.epochs, step=step,
+                train_loss=float(np.mean(epoch_loss)) if epoch_loss else float("nan"),
+                train_accuracy=epoch_correct / (n_epoch * cfg.batch_size),
+                val_loss=None if val is None else val.loss,
+                val_accuracy=None if val is None else val.accuracy,
+                elapsed=time.perf_counter() - start - paused_total,
+            )
+        pending.clear()
+        train_seconds = time.perf_counter() - start - paused_total
+        test = None
+        if len(data.test_x) and status != "diverged":
+            test_dev = jax.device_put(pad_to_multiple(np.asarray(data.test_x, np.float32), EVAL_BATCH))
+            test = self._evaluate(test_dev, len(data.test_x), data.test_y)
+        final = jax.device_get(self.params)
+        yield DoneEvent(
+            status=status, message=message, params=final, step=step,
+            elapsed=time.perf_counter() - start - paused_total, train_seconds=train_seconds,
+            test=test, best_val_accuracy=best_val,
+        )

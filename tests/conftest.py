@@ -1,0 +1,32 @@
+"""Shared test set-up: offscreen Qt, per-session user folders, data locations."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import platformdirs
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Tests never touch the real user folders (downloads, saved models, settings) ...
+_session_tmp = Path(tempfile.mkdtemp(prefix="mnist-desktop-tests-"))
+os.environ["MNIST_DESKTOP_CACHE"] = str(_session_tmp / "cache")
+os.environ["MNIST_DESKTOP_HOME"] = str(_session_tmp / "home")
+os.environ.pop("MNIST_DESKTOP_DATA", None)
+# ... but share the JAX compilation cache so repeated runs compile less.
+os.environ.setdefault(
+    "MNIST_DESKTOP_JAX_CACHE", str(Path(platformdirs.user_cache_dir("mnist-desktop")) / "jax-cache")
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    """The full MNIST / Fashion-MNIST files beside the checkout, or skip."""
+    if not (SHARED_DATA / "mnist" / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"full datasets not found at {SHARED_DATA} (fresh clone without ../shared/data)")
+    return SHARED_DATA

@@ -1,0 +1,66 @@
+"""Helpers for driving widgets the way a person does, shared by the GUI tests.
+
+``qtbot.mouseMove`` sends moves with no button held, so a drag made of
+qtbot calls never draws. :func:`drag` sends press, moves *with the button in
+``buttons()``*, and release, as a real mouse does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt
+from PySide6.QtGui import QMouseEvent, QPointingDevice
+from PySide6.QtWidgets import QApplication, QWidget
+
+PointLike = QPoint | QPointF | tuple[float, float] | Sequence[float]
+
+
+def _as_pointf(point: PointLike) -> QPointF:
+    if isinstance(point, QPointF):
+        return QPointF(point)
+    if isinstance(point, QPoint):
+        return QPointF(point)
+    x, y = point
+    return QPointF(float(x), float(y))
+
+
+def send_mouse(widget: QWidget, kind: QEvent.Type, pos: PointLike, button: Qt.MouseButton,
+               buttons: Qt.MouseButton, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
+    """Deliver one mouse event to ``widget`` at widget position ``pos``."""
+    local = _as_pointf(pos)
+    global_pos = QPointF(widget.mapToGlobal(local))
+    event = QMouseEvent(kind, local, global_pos, button, buttons, modifiers,
+                        QPointingDevice.primaryPointingDevice())
+    QApplication.sendEvent(widget, event)
+
+
+def drag(qtbot, widget: QWidget, points: Iterable[PointLike], button: Qt.MouseButton = Qt.MouseButton.LeftButton,
+         *, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier, steps: int = 4) -> None:
+    """Press ``button`` at the first point, move through the others holding it, release at the last.
+
+    ``points`` are widget coordinates. Each leg is split into ``steps`` moves, like
+    the stream of events a real mouse produces; one point is a click.
+    """
+    path = [_as_pointf(point) for point in points]
+    if not path:
+        raise ValueError("drag needs at least one point")
+    none = Qt.MouseButton.NoButton
+    send_mouse(widget, QEvent.Type.MouseButtonPress, path[0], button, button, modifiers)
+    for start, end in zip(path, path[1:]):
+        for step in range(1, max(steps, 1) + 1):
+            t = step / max(steps, 1)
+            here = QPointF(start.x() + (end.x() - start.x()) * t, start.y() + (end.y() - start.y()) * t)
+            send_mouse(widget, QEvent.Type.MouseMove, here, none, button, modifiers)
+    send_mouse(widget, QEvent.Type.MouseButtonRelease, path[-1], button, none, modifiers)
+    qtbot.wait(1)  # let queued paints and connected slots run, as between real events
+
+
+def canvas_point(canvas: QWidget, fx: float, fy: float) -> QPointF:
+    """Widget position at fractions (fx, fy) of a canvas's drawing square (0..1 each).
+
+    Uses ``canvas.canvas_rect()`` when the widget has one (DrawingCanvas), so tests
+    do not depend on where the square sits in a non-square widget.
+    """
+    rect = canvas.canvas_rect() if hasattr(canvas, "canvas_rect") else QRectF(canvas.rect())
+    return QPointF(rect.left() + fx * rect.width(), rect.top() + fy * rect.height())
