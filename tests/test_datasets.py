@@ -300,7 +300,7 @@ def test_split_validation_zero_and_bad_fraction() -> None:
     for bad in (-0.1, 1.0, 2):
         with pytest.raises(ConfigError) as info:
             split_validation(images, labels, bad, seed=0)
-        assert info.value.field == "validation_fraction"
+        assert info.value.field == "validation_split"
     with pytest.raises(ValueError):
         split_validation(images, labels[:5], 0.1, seed=0)
 

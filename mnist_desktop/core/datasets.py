@@ -29,14 +29,14 @@ import functools
 import hashlib
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
 import numpy as np
 
 from mnist_desktop.core.errors import ConfigError, DatasetError
-from mnist_desktop.core.idx import read_idx_bytes, parse_idx, write_idx
+from mnist_desktop.core.idx import parse_idx, read_idx_bytes, write_idx
 from mnist_desktop.core.paths import resources_dir, user_cache_dir
 
 log = logging.getLogger(__name__)
@@ -449,7 +449,7 @@ def split_validation(
     if len(images) != len(labels):
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
     if not 0.0 <= fraction < 1.0:
-        raise ConfigError("validation_fraction", f"must be in [0, 1), got {fraction}")
+        raise ConfigError("validation_split", f"must be in [0, 1), got {fraction}")
     n = len(images)
     n_val = int(round(n * fraction))
     order = np.random.default_rng(seed).permutation(n)

@@ -29,7 +29,7 @@ import urllib.parse
 import urllib.request
 import zlib
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from mnist_desktop import __version__
 from mnist_desktop.core.datasets import (
@@ -205,7 +205,7 @@ def _fetch(
     dest: Path,
     timeout: float,
     cancel: CancelCallback | None,
-    on_payload_bytes,  # Callable[[int], None]: decompressed bytes of this file so far
+    on_payload_bytes: Callable[[int], None],  # decompressed bytes of this file so far
 ) -> Path:
     """Download ``url`` into ``dest`` verified against ``fspec``; return the final path."""
     try:
@@ -236,10 +236,16 @@ def _fetch(
                 if expected is not None and received != expected:
                     raise _Failure(f"connection closed after {received} of {expected} bytes", True)
                 check.finish()
-            out.flush()
-            os.fsync(out.fileno())
-        final = dest / (fspec.filename if check.gzipped else fspec.filename.removesuffix(".gz"))
-        os.replace(tmp, final)
+            final = dest / (fspec.filename if check.gzipped else fspec.filename.removesuffix(".gz"))
+            try:
+                out.flush()
+                os.fsync(out.fileno())
+            except OSError as exc:
+                raise _LocalError(f"cannot write {tmp}: {exc.strerror or exc}") from None
+        try:
+            os.replace(tmp, final)
+        except OSError as exc:
+            raise _LocalError(f"cannot write {final}: {exc.strerror or exc}") from None
         return final
     finally:
         with contextlib.suppress(OSError):
@@ -337,7 +343,7 @@ def _fetch_from_mirrors(
     dest: Path,
     timeout: float,
     cancel: CancelCallback | None,
-    report,
+    report: Callable[[int], None],
 ) -> Path:
     failures: list[str] = []
     for base in bases:

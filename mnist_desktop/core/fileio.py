@@ -14,6 +14,15 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 
+def _existing_mode(target: Path) -> int:
+    try:
+        return target.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """Yield a binary file object; on clean exit it replaces ``path`` atomically."""
@@ -24,6 +33,8 @@ def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        # mkstemp makes 0600 files; give the result the permissions a plain open() would
+        os.chmod(tmp_name, _existing_mode(target))
         os.replace(tmp_name, target)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -78,8 +78,9 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         raise ImageError(f"{name}: no such image file (check the path)")
     try:
         with warnings.catch_warnings():
-            # Sizes between Pillow's own limit and ours are rejected below anyway.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Pillow warns about sizes over its own limit (rejected below anyway)
+            # and about damaged metadata it can skip; neither is for the user.
+            warnings.simplefilter("ignore")
             with Image.open(path) as img:
                 width, height = img.size
                 if width * height > MAX_IMAGE_PIXELS:
@@ -138,6 +139,8 @@ def _to_grey(image: np.ndarray) -> np.ndarray | None:
             f"cannot use an array of shape {image.shape} as an image; "
             "expected HxW, HxWx1, HxWx2, HxWx3 or HxWx4"
         )
+    if image.dtype.kind not in "biuf":
+        raise ImageError(f"cannot use an array of {image.dtype} values as an image; expected numbers")
     if image.size == 0:
         return None
     data = _to_unit_range(image)
@@ -160,18 +163,24 @@ def _to_unit_range(image: np.ndarray) -> np.ndarray:
         return image.astype(np.float32)
     if image.dtype == np.uint16:
         return image.astype(np.float32) * np.float32(1 / 65535)
-    data = image.astype(np.float32)
+    # Other ints and floats: keep float64 precision until the range is known, so
+    # huge values neither overflow nor turn into inf on the way.
+    data = image if image.dtype in (np.float32, np.float64) else image.astype(np.float64)
     if not np.isfinite(data).all():
         finite = np.isfinite(data)
         fill = np.median(data[finite]) if finite.any() else 0.0
-        data = np.where(finite, data, fill).astype(np.float32)
+        data = np.where(finite, data, fill)
     lo, hi = float(data.min()), float(data.max())
     if lo >= 0.0 and hi <= 1.0:
-        return data
+        return data.astype(np.float32)
     if lo >= 0.0 and hi <= 255.0:  # floats or ints on the 8-bit scale
-        return data * np.float32(1 / 255)
-    span = hi - lo  # anything else: stretch its own range
-    return (data - lo) / np.float32(span) if span > 0 else np.zeros_like(data)
+        return (data * (1 / 255)).astype(np.float32)
+    # Anything else: stretch its own range (pre-scaled so nothing overflows).
+    top = max(abs(lo), abs(hi))
+    span = hi / top - lo / top
+    if span <= 0:
+        return np.zeros(data.shape, dtype=np.float32)
+    return ((data / top - lo / top) / span).astype(np.float32)
 
 
 def _composite(grey: np.ndarray, alpha: np.ndarray) -> np.ndarray:

@@ -68,7 +68,11 @@ class MainWindow(QMainWindow):
         self._build_menus_and_toolbar()
         self._build_status_bar()
         self.docks: dict[str, QDockWidget] = {}
+        from .docks import create_docks
+
+        create_docks(self)
         self._restore_settings()
+        self.restore_dock_state()
 
     # ------------------------------------------------------------------ layout
     def _build_central(self) -> None:

@@ -48,13 +48,17 @@ class Worker(QObject):
     error = Signal(str)
     # incoming (GUI -> worker thread; queued because the worker lives elsewhere)
     loadRequested = Signal(str)
-    trainRequested = Signal(dict, str, str)  # config, data_dir ("" = default), initial ("" = fresh, "active" = fine-tune)
+    trainRequested = Signal(dict, str, str, dict)  # config, data_dir ("" = default), initial ("" = fresh, "active" = fine-tune), extra
+    evaluateRequested = Signal(str, str)  # dataset name, data_dir ("" = default)
+    evaluated = Signal(dict)  # dataset, class_names, accuracy, loss, confusion, per_class_accuracy, predictions, probabilities, images, labels
+    activateRequested = Signal(str, object, dict)  # model_name, params, info: make a trained model the active one
     _predictPoke = Signal()
 
     def __init__(self) -> None:
         super().__init__()
         self._lock = threading.Lock()
         self._pending: np.ndarray | None = None
+        self._last_image: np.ndarray | None = None
         self._has_pending = False
         self._want_analysis = False
         self._trainer: Trainer | None = None
@@ -64,6 +68,8 @@ class Worker(QObject):
         self.info: dict[str, Any] = {}
         self.loadRequested.connect(self._load)
         self.trainRequested.connect(self._train)
+        self.evaluateRequested.connect(self._evaluate)
+        self.activateRequested.connect(self.set_params)
         self._predictPoke.connect(self._serve_prediction)
 
     # -- called from the GUI thread (thread-safe) -----------------------------
@@ -71,6 +77,7 @@ class Worker(QObject):
         """Keep only the newest 28×28 input; the worker serves it when free."""
         with self._lock:
             self._pending = None if image is None else np.array(image, np.float32)
+            self._last_image = self._pending
             self._has_pending = True
         self._predictPoke.emit()
 
@@ -120,12 +127,16 @@ class Worker(QObject):
         except Exception as err:  # never let a bad input kill the worker
             self.error.emit(f"prediction failed: {err}")
 
+    @Slot(str, object, dict)
     def set_params(self, model_name: str, params: Any, info: dict[str, Any]) -> None:
-        """Make ``params`` the active model (worker thread only)."""
+        """Make ``params`` the active model (worker thread only; the GUI emits activateRequested)."""
         self.model_name, self.params = model_name, params
         self.info = dict(info, model_name=model_name, param_count=param_count(params), title=get_model(model_name).title)
         self.modelChanged.emit(dict(self.info, params=params))
         self.paramsUpdated.emit(model_name, params)
+        with self._lock:
+            self._has_pending = True  # re-read the current drawing with the new model
+            self._pending = self._last_image
 
     @Slot(str)
     def _load(self, path: str) -> None:
@@ -152,10 +163,58 @@ class Worker(QObject):
             raise DownloadCancelled("download cancelled; nothing was saved")
         self.downloadProgress.emit(int(done), int(total or 0))
 
-    @Slot(dict, str, str)
-    def _train(self, config_values: dict, data_dir: str, initial: str) -> None:
+    def _build_data(self, config: TrainConfig, data_dir: str, extra: dict):
+        """Load the dataset (downloading if needed) and, for fine-tuning, mix in extra data.
+
+        ``extra`` may name a builder: ``{"builder": "module:function", ...}`` called as
+        ``function(dataset, config, extra) -> TrainData`` (e.g. personal handwriting + replay).
+        """
+        import importlib
+
         from ..core.data_prep import train_data_from
         from ..core.datasets import load_dataset
+
+        self.busy.emit(f"loading {config.dataset}…")
+        dataset = load_dataset(config.dataset, data_dir or None, download=True,
+                               progress=self._progress, cancel=self._download_cancel.is_set)
+        builder = extra.get("builder")
+        if builder:
+            module, func = builder.split(":")
+            return dataset, getattr(importlib.import_module(module), func)(dataset, config, extra)
+        return dataset, train_data_from(dataset, config.validation_split, config.seed)
+
+    @Slot(str, str)
+    def _evaluate(self, dataset_name: str, data_dir: str) -> None:
+        """Full test-set evaluation of the active model for the evaluation view."""
+        from ..core.data_prep import train_data_from
+        from ..core.datasets import load_dataset
+        from ..core.evaluation import evaluate
+
+        if self.params is None:
+            self.error.emit("no active model to evaluate")
+            return
+        self.busy.emit(f"evaluating on {dataset_name}…")
+        try:
+            dataset = load_dataset(dataset_name, data_dir or None)
+            data = train_data_from(dataset)
+            result = evaluate(self.model_name, self.params, data.test_x, data.test_y)
+        except MnistDesktopError as err:
+            self.error.emit(str(err))
+        except Exception as err:
+            self.error.emit(f"evaluation failed: {err}")
+        else:
+            self.evaluated.emit({
+                "dataset": dataset.name, "dataset_title": dataset.title, "class_names": list(dataset.class_names),
+                "model_name": self.model_name, "accuracy": result.accuracy, "loss": result.loss,
+                "confusion": result.confusion, "per_class_accuracy": result.per_class_accuracy,
+                "predictions": result.predictions, "probabilities": result.probabilities,
+                "images": dataset.test_images, "labels": np.asarray(dataset.test_labels),
+            })
+        finally:
+            self.busy.emit("")
+
+    @Slot(dict, str, str, dict)
+    def _train(self, config_values: dict, data_dir: str, initial: str, extra: dict) -> None:
 
         if self._trainer is not None:
             self.error.emit("a training run is already in progress")
@@ -164,10 +223,7 @@ class Worker(QObject):
         try:
             config = TrainConfig.from_dict(config_values)
             config.validate()
-            self.busy.emit(f"loading {config.dataset}…")
-            dataset = load_dataset(config.dataset, data_dir or None, download=True,
-                                   progress=self._progress, cancel=self._download_cancel.is_set)
-            data = train_data_from(dataset, config.validation_split, config.seed)
+            dataset, data = self._build_data(config, data_dir, extra)
             start_params = self.params if initial == "active" and self.model_name == config.model else None
             self._trainer = Trainer(config, data, initial_params=start_params)
         except MnistDesktopError as err:
