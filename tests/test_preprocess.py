@@ -153,6 +153,14 @@ def test_empty_gives_none(blank: np.ndarray) -> None:
     assert to_model_input(blank) is None
 
 
+def test_input_is_never_modified(canvas: np.ndarray) -> None:
+    for image in (canvas / 255.0, (canvas / np.float32(255))[:, :, None], np.dstack([canvas] * 4)):
+        image.setflags(write=False)  # e.g. np.asarray of a Pillow image
+        before = image.copy()
+        assert_valid(to_model_input(image))
+        np.testing.assert_array_equal(image, before)
+
+
 def test_nan_pixels_count_as_background(canvas: np.ndarray) -> None:
     with_nan = canvas / 255.0
     with_nan[200:, 200:] = np.nan

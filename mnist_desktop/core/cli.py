@@ -10,10 +10,13 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
+import resource
 import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence
+
+import numpy as np
 
 from .errors import ConfigError, MnistDesktopError
 
@@ -56,11 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=None)
     train.add_argument("--weight-decay", type=_positive_float, default=None)
     train.add_argument("--schedule", choices=SCHEDULES, default=None)
+    train.add_argument("--label-smoothing", type=_positive_float, default=None, metavar="EPS")
     train.add_argument("--augment", action="store_true", help="random rotation/scale/shear/shift/thickness (for drawn digits)")
     train.add_argument("--drawn-style", type=_positive_float, default=0.0, metavar="FRACTION",
                        help="re-draw this fraction of training digits as uniform mouse-like strokes")
+    train.add_argument("--synthetic-drawn", type=int, default=0, metavar="PER_CLASS",
+                       help="add this many synthetic mouse-drawn digits per class to the training set")
     train.add_argument("--out", type=Path, default=None, help="where to save the model (default: user data folder)")
     train.add_argument("--json", action="store_true", help="print one final JSON line with the results")
+    train.add_argument("--track-test", action="store_true", help="also measure test accuracy after every epoch (time-to-accuracy curve)")
 
     evaluate = sub.add_parser("evaluate", help="test accuracy and confusion matrix of a model")
     data_args(evaluate)
@@ -78,10 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("--dest", type=Path, default=None, help="folder (default: the user cache)")
 
     bench = sub.add_parser("bench", help="benchmark training speed, inference latency and memory")
-    bench.add_argument("suite", nargs="?", default="all", help="all (default), train, inference, startup, soak")
+    bench.add_argument("suite", nargs="?", default="all", help="all (default), train, inference, startup, stall, torch, soak")
     bench.add_argument("--data", type=Path, default=None, help="folder with the full datasets")
     bench.add_argument("--json", action="store_true", help="print only the JSON")
     bench.add_argument("--quick", action="store_true", help="fewer repeats (for a smoke test)")
+    bench.add_argument("--seeds", default="0,1,2", help="seeds for the cnn recipe (default 0,1,2)")
+    bench.add_argument("--torch-python", default=None, metavar="PYTHON",
+                       help="a Python with torch installed: also run the PyTorch reference for ratios")
     return parser
 
 
@@ -115,7 +125,7 @@ def _config_from_args(args: argparse.Namespace):
         k: v for k, v in {
             "optimizer": args.optimizer, "learning_rate": args.lr, "batch_size": args.batch_size,
             "epochs": args.epochs, "validation_split": args.val_split, "seed": args.seed,
-            "weight_decay": args.weight_decay, "schedule": args.schedule,
+            "weight_decay": args.weight_decay, "schedule": args.schedule, "label_smoothing": args.label_smoothing,
         }.items() if v is not None
     }
     if args.augment:
@@ -167,8 +177,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         from .drawn_style import restyle_fraction
 
         data.train_x = restyle_fraction(data.train_x, args.drawn_style, config.seed)
-    trainer = Trainer(config, data)
+    if args.synthetic_drawn:
+        from .data_prep import add_synthetic_drawn
+
+        add_synthetic_drawn(data, args.synthetic_drawn, config.seed)
+    trainer = Trainer(config, data, track_test=args.track_test)
     err = sys.stderr
+    rates: list[float] = []
+    curve: list[dict[str, float]] = []
     print(f"Training {config.model} on {dataset.title}: {len(data.train_x)} train, {len(data.val_x)} validation, "
           f"{len(data.test_x)} test images; {trainer.epochs} epoch(s) of {trainer.steps_per_epoch} steps", file=err)
     bar = None
@@ -176,6 +192,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     for event in trainer.run():
         if isinstance(event, StepEvent):
+            if event.step > trainer.config.log_every:
+                rates.append(event.samples_per_sec)  # the first window includes compilation
             if bar is None:
                 print(f"Epoch {event.epoch}/{event.epochs}", file=err)
                 bar = ProgressBar(min(event.steps_per_epoch, event.total_steps - (event.epoch - 1) * event.steps_per_epoch))
@@ -183,6 +201,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             bar.update(in_epoch, f"- ETA: {format_seconds(event.eta)} - loss: {event.loss:.4f} - accuracy: "
                                  f"{event.train_accuracy:.4f} - {event.samples_per_sec:,.0f} samples/s")
         elif isinstance(event, EpochEvent):
+            if event.test_accuracy is not None:
+                curve.append({"epoch": event.epoch, "seconds": round(event.elapsed, 2), "test_accuracy": event.test_accuracy})
             suffix = f"- {format_seconds(event.elapsed)} - loss: {event.train_loss:.4f} - accuracy: {event.train_accuracy:.4f}"
             if event.val_accuracy is not None:
                 suffix += f" - val_loss: {event.val_loss:.4f} - val_accuracy: {event.val_accuracy:.4f}"
@@ -202,7 +222,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.out is None:  # our own folder; a user-given folder must exist
         out.parent.mkdir(parents=True, exist_ok=True)
     meta = checkpoint_metadata(config, dataset.name, dataset.class_names, done)
-    meta["hyperparameters"]["drawn_style"] = args.drawn_style
+    meta["hyperparameters"].update(drawn_style=args.drawn_style, synthetic_drawn=args.synthetic_drawn)
     save_checkpoint(out, config.model, done.params, meta)
     print(f"Saved model to {out}", file=err)
     if args.json:
@@ -211,6 +231,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             "train_seconds": round(done.train_seconds, 3), "total_seconds": round(time.perf_counter() - t0, 3),
             "epochs": config.epochs, "steps": done.step, "status": done.status, "model": config.model,
             "dataset": config.dataset, "checkpoint": str(out), "hyperparameters": config.to_dict(),
+            "samples_per_s": round(float(np.median(rates))) if rates else None,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "curve": curve or None,
         }))
     return 0 if done.status != "diverged" else 1
 

@@ -21,8 +21,8 @@ from mnist_desktop.core.preprocess import normalise_batch
 # Pixels at or above this (of 255) are ink when thinning; MNIST's anti-aliased
 # fringe below it would add spurs to the skeleton.
 THRESHOLD = 100
-# Default range of the new stroke's radius in 28x28 pixels: thin (~1.5 px wide)
-# to bold (~4 px), matching the widths of canvas strokes after preprocessing.
+# Default range of the new stroke's radius in 28x28 pixels (width = 2 * radius):
+# thin to bold, matching the widths of canvas strokes after preprocessing.
 RADIUS_RANGE = (0.5, 1.6)
 _CHUNK = 2048  # images per vectorised step: keeps the working set in cache
 _MAX_THINNING_PASSES = 20
@@ -151,4 +151,33 @@ def restyle_batch(
         ink = _soften(render_skeleton(skeleton, radii[start : start + _CHUNK]))
         ink = normalise_batch(ink)
         out[start : start + _CHUNK] = np.rint(ink * 255).astype(np.uint8)
+    return out
+
+
+def restyle_fraction(images: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Return a copy of ``images`` with a random ``fraction`` of them re-drawn as strokes.
+
+    Accepts what the trainer holds -- float (N, 28, 28[, 1]) in [0, 1] -- or
+    uint8 (N, 28, 28), and returns the same shape and dtype, so labels keep
+    lining up. Which images are re-drawn, and with what pen, depends only on
+    ``seed``: a training run can be repeated exactly.
+    """
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"fraction must be in [0, 1], got {fraction}")
+    images = np.asarray(images)
+    squeezed = images.reshape(images.shape[:3]) if images.ndim == 4 and images.shape[3] == 1 else images
+    if squeezed.ndim != 3:
+        raise ValueError(f"expected (N, H, W) or (N, H, W, 1) images, got shape {images.shape}")
+    # A seed sequence distinct from the trainer's own use of ``seed``.
+    rng = np.random.default_rng([int(seed), 0xD2A57])
+    count = int(round(fraction * len(squeezed)))
+    chosen = np.sort(rng.choice(len(squeezed), size=count, replace=False))
+    out = images.copy()
+    if count == 0:
+        return out
+    is_uint8 = squeezed.dtype == np.uint8
+    picked = squeezed[chosen] if is_uint8 else np.rint(np.clip(squeezed[chosen], 0, 1) * 255).astype(np.uint8)
+    redrawn = restyle_batch(picked, rng)
+    out_view = out.reshape(squeezed.shape)
+    out_view[chosen] = redrawn if is_uint8 else redrawn.astype(out.dtype) / out.dtype.type(255)
     return out

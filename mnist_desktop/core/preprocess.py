@@ -59,10 +59,10 @@ def to_model_input(image: np.ndarray) -> np.ndarray | None:
     grey = _to_grey(np.asarray(image))
     if grey is None:
         return None
-    ink = _ink_map(grey)
-    if ink is None:
+    crop = _ink_crop(grey)
+    if crop is None:
         return None
-    return _normalise_box(ink)
+    return _normalise_box(crop)
 
 
 def load_image(path: str | os.PathLike) -> np.ndarray:
@@ -102,7 +102,7 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     grey = _to_grey(array)
     if grey is None:
         raise ImageError(f"{name}: the image has no pixels")
-    return grey
+    return np.array(grey, dtype=np.float32)  # a fresh, writable copy for the caller
 
 
 # --------------------------------------------------------------------------- helpers
@@ -143,26 +143,28 @@ def _to_grey(image: np.ndarray) -> np.ndarray | None:
         raise ImageError(f"cannot use an array of {image.dtype} values as an image; expected numbers")
     if image.size == 0:
         return None
+    # ``data`` may be the caller's own (possibly read-only) array: never write to it.
     data = _to_unit_range(image)
     if channels == 0:
         return data
     if channels <= 2:
-        grey = np.ascontiguousarray(data[..., 0])
+        grey = data[..., 0]
     else:  # one contiguous matrix-vector product: the fastest way to weight channels
         grey = data @ _LUMA[:channels]
+        np.clip(grey, 0.0, 1.0, out=grey)
     if channels in (2, 4):
         grey = _composite(grey, np.ascontiguousarray(data[..., -1]))
-    return np.clip(grey, 0.0, 1.0, out=grey)
+    return grey
 
 
 def _to_unit_range(image: np.ndarray) -> np.ndarray:
     """Scale any dtype to float32 [0, 1]; non-finite values become the median."""
-    if image.dtype == np.uint8:
-        return image.astype(np.float32) * np.float32(1 / 255)
+    if image.dtype in (np.uint8, np.uint16):
+        data = image.astype(np.float32)
+        data *= np.float32(1 / np.iinfo(image.dtype).max)
+        return data
     if image.dtype == np.bool_:
         return image.astype(np.float32)
-    if image.dtype == np.uint16:
-        return image.astype(np.float32) * np.float32(1 / 65535)
     # Other ints and floats: keep float64 precision until the range is known, so
     # huge values neither overflow nor turn into inf on the way.
     data = image if image.dtype in (np.float32, np.float64) else image.astype(np.float64)
@@ -172,7 +174,7 @@ def _to_unit_range(image: np.ndarray) -> np.ndarray:
         data = np.where(finite, data, fill)
     lo, hi = float(data.min()), float(data.max())
     if lo >= 0.0 and hi <= 1.0:
-        return data.astype(np.float32)
+        return data.astype(np.float32, copy=False)
     if lo >= 0.0 and hi <= 255.0:  # floats or ints on the 8-bit scale
         return (data * (1 / 255)).astype(np.float32)
     # Anything else: stretch its own range (pre-scaled so nothing overflows).
@@ -192,45 +194,89 @@ def _composite(grey: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """
     if alpha.min() >= 0.99:
         return grey
+    out = grey * alpha  # composited on black
     weight = float(alpha.sum())
-    ink_mean = float((grey * alpha).sum()) / weight if weight > 0 else 0.0
-    background = 1.0 if ink_mean < 0.5 else 0.0
-    return grey * alpha + np.float32(background) * (1.0 - alpha)
+    ink_mean = float(out.sum()) / weight if weight > 0 else 0.0
+    if ink_mean < 0.5:  # dark ink: composite on white instead, grey*a + (1 - a)
+        out -= alpha
+        out += np.float32(1.0)
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
-def _ink_map(grey: np.ndarray) -> np.ndarray | None:
-    """Ink intensity in [0, 1] (background 0), or None if there is no ink.
+def _ink_crop(grey: np.ndarray) -> np.ndarray | None:
+    """The ink's bounding box as an ink map in [0, 1] (background 0), or None if no ink.
 
     The background level is the median of the border, which a drawing rarely
     fills; if it is bright the picture is dark-on-light and gets inverted.
-    Contrast is then stretched so the strongest ink is 1 (MNIST ink saturates),
-    and faint residue below the noise level is set to 0.
+    Contrast is stretched so the strongest ink is 1 (MNIST ink saturates) and
+    faint residue below the noise level is set to 0. Only the cropped part is
+    converted, so a big canvas costs one comparison per pixel, not several
+    full-size temporaries.
     """
     border = np.concatenate((grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]))
     background = float(np.median(border))
-    if background > 0.5:
-        data = 1.0 - grey
-        background = 1.0 - background
-    else:
-        data = grey
-    peak = float(data.max())
-    contrast = peak - background
+    sign = -1.0 if background > 0.5 else 1.0  # -1: dark ink on a light background
+    peak = float(grey.min()) if sign < 0 else float(grey.max())
+    contrast = (peak - background) * sign
     if contrast < _MIN_CONTRAST:
         return None
-    ink = (data - np.float32(background)) * np.float32(1.0 / contrast)
-    ink[ink < _NOISE_LEVEL] = 0.0
-    return ink
+    # ink >= noise level  <=>  sign * (grey - background) >= noise * contrast
+    level = background + sign * _NOISE_LEVEL * contrast
+    mask = grey <= level if sign < 0 else grey >= level
+    box = _bounding_box(mask)
+    if box is None:
+        return None
+    ink = (grey[box] - np.float32(background)) * np.float32(sign / contrast)
+    ink[ink < _NOISE_LEVEL] = 0.0  # rounding at the threshold may leave an empty edge row:
+    box = _bounding_box(ink > 0)  # trim again so the box is exactly the ink's
+    return None if box is None else np.ascontiguousarray(ink[box])
 
 
-def _normalise_box(ink: np.ndarray) -> np.ndarray | None:
-    """Crop one ink map to its ink and hand it to :func:`_normalise_boxes`."""
-    rows = np.flatnonzero(ink.any(axis=1))
+def _bounding_box(mask: np.ndarray) -> tuple[slice, slice] | None:
+    rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0:
         return None
-    cols = np.flatnonzero(ink.any(axis=0))
-    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    out = _normalise_boxes(crop[None], np.zeros((1, 2), np.int64), np.array([crop.shape]))
-    return out[0] if out[0].any() else None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+
+def _normalise_box(crop: np.ndarray) -> np.ndarray:
+    """Scale one cropped ink map into the 20-px box and centre it by mass in 28x28."""
+    lengths = np.array([crop.shape])
+    new = _box_sizes(lengths)
+    if max(crop.shape) > BOX_SIZE:
+        # Shrinking a big canvas: area averaging by prefix sums costs O(pixels)
+        # and, unlike a matrix product, never wakes BLAS threads (which stall
+        # for milliseconds when the CPU is busy).
+        patch = np.zeros((1, OUTPUT_SIZE, OUTPUT_SIZE), dtype=np.float32)
+        small = _area_resize(_area_resize(crop, new[0, 0]).T, new[0, 1]).T
+        patch[0, : new[0, 0], : new[0, 1]] = small
+        return _centre(patch, new)[0]
+    return _normalise_boxes(crop[None], np.zeros((1, 2), np.int64), lengths)[0]
+
+
+def _area_resize(image: np.ndarray, new: int) -> np.ndarray:
+    """Shrink axis 0 of ``image`` to ``new`` rows by exact area averaging.
+
+    Output row k averages source rows over [k, k+1) * h / new, with fractional
+    weights for the rows cut by the boundaries -- the same weights as
+    :func:`_resample_matrix` uses when shrinking.
+    """
+    h = image.shape[0]
+    # float32 is plenty: the rounding error of a prefix sum over h rows is
+    # ~h * 6e-8, and the difference is multiplied by new / h <= 20 / h.
+    cumulative = np.zeros((h + 1,) + image.shape[1:], dtype=np.float32)
+    np.cumsum(image, axis=0, out=cumulative[1:])
+    bounds = np.arange(new + 1) * (h / new)
+    whole = np.minimum(bounds.astype(np.int64), h - 1)
+    integral = cumulative[whole] + (bounds - whole).astype(np.float32)[:, None] * image[whole]
+    return (integral[1:] - integral[:-1]) * np.float32(new / h)
+
+
+def _box_sizes(lengths: np.ndarray) -> np.ndarray:
+    """(N, 2) box sizes after scaling each box's longer side to BOX_SIZE."""
+    scale = BOX_SIZE / lengths.max(axis=1)
+    return np.clip(np.rint(lengths * scale[:, None]), 1, BOX_SIZE).astype(np.int64)
 
 
 def normalise_batch(ink: np.ndarray) -> np.ndarray:
@@ -245,7 +291,7 @@ def normalise_batch(ink: np.ndarray) -> np.ndarray:
     if ink.ndim != 3:
         raise ValueError(f"expected an (N, H, W) batch, got shape {ink.shape}")
     # Stretch each image so its strongest ink is 1, then drop faint noise -- what
-    # _ink_map does for a picture whose background is 0.
+    # _ink_crop does for a picture whose background is 0.
     peak = ink.max(axis=(1, 2), keepdims=True)
     ink = ink / np.where(peak > 0, peak, np.float32(1.0))
     ink[ink < _NOISE_LEVEL] = 0.0
@@ -266,21 +312,28 @@ def _normalise_boxes(ink: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -
 
     ``starts``/``lengths`` (N, 2) give each box as (row, col). Scaling is a pair
     of per-image resampling matrices (rows and columns), so a batch is two
-    batched matrix products: area averaging when shrinking (exact
-    anti-aliasing, no ringing) and linear interpolation when enlarging.
+    batched matrix products of small matrices: area averaging when shrinking
+    (exact anti-aliasing, no ringing) and linear interpolation when enlarging.
     """
-    scale = BOX_SIZE / lengths.max(axis=1)
-    new = np.clip(np.rint(lengths * scale[:, None]), 1, BOX_SIZE).astype(np.int64)
+    new = _box_sizes(lengths)
     row_w = _resample_matrix(starts[:, 0], lengths[:, 0], new[:, 0], ink.shape[1])
     col_w = _resample_matrix(starts[:, 1], lengths[:, 1], new[:, 1], ink.shape[2])
     patch = np.matmul(np.matmul(row_w, ink), col_w.transpose(0, 2, 1))
+    return _centre(patch, new)
+
+
+def _centre(patch: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Boost thin strokes, then shift each (N, 28, 28) patch (box at the origin) by mass.
+
+    Each centroid lands on CENTRE (integer shift, as MNIST did), but no ink is
+    ever pushed off the field.
+    """
     np.clip(patch, 0.0, 1.0, out=patch)
     patch = _boost_thin_strokes(patch)
-    # Shift so each centroid lands on CENTRE, but never push ink off the field.
     idx = np.arange(OUTPUT_SIZE, dtype=np.float32)
     total = np.maximum(patch.sum(axis=(1, 2)), np.float32(1e-12))
-    cy = patch.sum(axis=2) @ idx / total
-    cx = patch.sum(axis=1) @ idx / total
+    cy = (patch.sum(axis=2) * idx).sum(axis=1) / total
+    cx = (patch.sum(axis=1) * idx).sum(axis=1) / total
     dy = np.clip(np.rint(CENTRE - cy), 0, OUTPUT_SIZE - new[:, 0]).astype(np.int64)
     dx = np.clip(np.rint(CENTRE - cx), 0, OUTPUT_SIZE - new[:, 1]).astype(np.int64)
     src_y = np.arange(OUTPUT_SIZE)[None, :] - dy[:, None]

@@ -23,7 +23,9 @@ from mnist_desktop.core.preprocess import to_model_input
 Stroke = np.ndarray  # (n, 2) float: x, y
 Template = tuple[Stroke, ...]
 
-CANVAS_SIZE = 280  # like the GUI canvas
+# Half the GUI canvas's 560 px: renders 4x faster, and after preprocessing the
+# 28x28 result is the same up to rounding (mean difference ~0.01).
+CANVAS_SIZE = 280
 
 
 # ----------------------------------------------------------------- template helpers
@@ -57,57 +59,73 @@ def _figure_eight() -> Stroke:
 
 def _build_templates() -> dict[int, tuple[Template, ...]]:
     two_top = _arc(0.5, 0.3, 0.28, 0.24, 200, 375)
-    three_lower = _arc(0.47, 0.71, 0.3, 0.25, 245, 520)
-    four_closed = (_pts((0.62, 0.05), (0.14, 0.66), (0.88, 0.66)), _pts((0.62, 0.05), (0.62, 0.95)))
-    five_bowl = _arc(0.48, 0.66, 0.3, 0.28, -150, 150)
-    six_loop = _arc(0.5, 0.71, 0.26, 0.24, 180, -180)
     nine_loop = _arc(0.47, 0.3, 0.27, 0.24, 0, -360)
     seven = _pts((0.15, 0.1), (0.85, 0.1), (0.42, 0.95))
+    one_flag = _pts((0.33, 0.2), (0.55, 0.05), (0.55, 0.95))
+    four_open = _pts((0.3, 0.05), (0.2, 0.6), (0.85, 0.6))
+    five_bowl = _arc(0.48, 0.66, 0.3, 0.28, -150, 150)
     return {
         0: (
-            (_arc(0.5, 0.5, 0.32, 0.45, -90, -460),),  # closed oval with overlap
-            (_arc(0.5, 0.5, 0.25, 0.45, -110, 235),),  # narrow, drawn clockwise, small gap
+            # closed oval with overlap
+            (_arc(0.5, 0.5, 0.32, 0.45, -90, -460),),
+            # narrow, drawn clockwise, small gap at the top
+            (_arc(0.5, 0.5, 0.25, 0.45, -110, 235),),
         ),
         1: (
             (_pts((0.5, 0.05), (0.5, 0.95)),),  # plain bar
-            (_pts((0.33, 0.2), (0.55, 0.05), (0.55, 0.95)),),  # flag
-            (_pts((0.33, 0.2), (0.55, 0.05), (0.55, 0.95)), _pts((0.3, 0.95), (0.8, 0.95))),  # flag + base
+            (one_flag,),  # flag
+            (one_flag, _pts((0.3, 0.95), (0.8, 0.95))),  # flag and base serif
         ),
         2: (
-            (_join(two_top, _pts((0.2, 0.95), (0.82, 0.95))),),  # plain curved
-            (_join(two_top, _pts((0.3, 0.84), (0.24, 0.76), (0.15, 0.8), (0.17, 0.92), (0.3, 0.95), (0.85, 0.92))),),  # loop
-            (_pts((0.2, 0.25), (0.4, 0.06), (0.68, 0.08), (0.76, 0.3), (0.2, 0.95), (0.85, 0.95)),),  # angular
+            # plain, curved top
+            (_join(two_top, _pts((0.2, 0.95), (0.82, 0.95))),),
+            # small loop at the bottom left
+            (_join(two_top, _pts((0.3, 0.84), (0.24, 0.76), (0.15, 0.8), (0.17, 0.92), (0.3, 0.95), (0.85, 0.92))),),
+            # angular
+            (_pts((0.2, 0.25), (0.4, 0.06), (0.68, 0.08), (0.76, 0.3), (0.2, 0.95), (0.85, 0.95)),),
         ),
         3: (
-            (_join(_arc(0.47, 0.28, 0.27, 0.23, 200, 470), three_lower),),  # two bowls
-            (_join(_pts((0.2, 0.07), (0.8, 0.07), (0.42, 0.45)), _arc(0.47, 0.71, 0.3, 0.25, 235, 520)),),  # flat top
+            # two round bowls
+            (_join(_arc(0.47, 0.28, 0.27, 0.23, 200, 470), _arc(0.47, 0.71, 0.3, 0.25, 245, 520)),),
+            # flat top
+            (_join(_pts((0.2, 0.07), (0.8, 0.07), (0.42, 0.45)), _arc(0.47, 0.71, 0.3, 0.25, 235, 520)),),
         ),
         4: (
-            (_pts((0.3, 0.05), (0.2, 0.6), (0.85, 0.6)), _pts((0.65, 0.15), (0.65, 0.95))),  # open
-            four_closed,  # closed triangle
-            (_pts((0.3, 0.05), (0.2, 0.6), (0.85, 0.6)), _pts((0.68, 0.3), (0.64, 0.95))),  # open, short stem
+            (four_open, _pts((0.65, 0.15), (0.65, 0.95))),  # open top
+            (_pts((0.62, 0.05), (0.14, 0.66), (0.88, 0.66)), _pts((0.62, 0.05), (0.62, 0.95))),  # closed
+            (four_open, _pts((0.68, 0.3), (0.64, 0.95))),  # open, short stem
         ),
         5: (
-            (_join(_pts((0.3, 0.06), (0.26, 0.45)), five_bowl), _pts((0.3, 0.06), (0.8, 0.06))),  # two strokes
-            (_join(_pts((0.8, 0.06), (0.3, 0.06), (0.26, 0.45)), five_bowl),),  # one stroke
+            # stem and bowl, then the top bar as a second stroke
+            (_join(_pts((0.3, 0.06), (0.26, 0.45)), five_bowl), _pts((0.3, 0.06), (0.8, 0.06))),
+            # slanted stem, big bowl, rising bar
+            (
+                _join(_pts((0.35, 0.06), (0.2, 0.48)), _arc(0.45, 0.66, 0.33, 0.3, -160, 130)),
+                _pts((0.35, 0.06), (0.85, 0.0)),
+            ),
+            # one angular stroke, bar first
+            (_pts((0.8, 0.06), (0.3, 0.06), (0.28, 0.42), (0.6, 0.4), (0.78, 0.6), (0.7, 0.85), (0.45, 0.95), (0.2, 0.88)),),
         ),
         6: (
-            (_join(_arc(0.78, 0.6, 0.52, 0.55, 250, 180), six_loop),),  # curved spine
-            (_join(_pts((0.68, 0.05), (0.25, 0.68)), _arc(0.5, 0.71, 0.26, 0.24, 180, -170)),),  # straight spine
+            # curved spine into the loop
+            (_join(_arc(0.78, 0.6, 0.52, 0.55, 250, 180), _arc(0.5, 0.71, 0.26, 0.24, 180, -180)),),
+            # straight spine
+            (_join(_pts((0.68, 0.05), (0.25, 0.68)), _arc(0.5, 0.71, 0.26, 0.24, 180, -170)),),
         ),
         7: (
             (seven,),  # plain
             (seven, _pts((0.4, 0.52), (0.82, 0.52))),  # with a middle bar
-            (_pts((0.15, 0.25), (0.15, 0.1), (0.85, 0.1), (0.45, 0.95)),),  # hook at the start
+            (_pts((0.15, 0.3), (0.15, 0.1), (0.85, 0.1), (0.45, 0.95)),),  # hook at the start
         ),
         8: (
             (_figure_eight(),),  # one stroke, crossing in the middle
             (_arc(0.5, 0.27, 0.2, 0.22, 90, 450), _arc(0.5, 0.72, 0.26, 0.24, -90, 270)),  # two stacked loops
+            # an S and back up to the start
             (_join(_arc(0.5, 0.25, 0.25, 0.2, -20, -250), _arc(0.5, 0.72, 0.28, 0.24, -60, 240), _pts((0.74, 0.2))),),
         ),
         9: (
             (_join(nine_loop, _pts((0.74, 0.3), (0.7, 0.95))),),  # closed loop, straight stem
-            (_arc(0.47, 0.3, 0.27, 0.24, -20, -330), _pts((0.74, 0.08), (0.7, 0.95))),  # open loop
+            (_arc(0.45, 0.3, 0.27, 0.24, -40, -300), _pts((0.76, 0.06), (0.74, 0.95))),  # open loop
             (_join(nine_loop, _pts((0.74, 0.3), (0.72, 0.7), (0.6, 0.92), (0.35, 0.93))),),  # curled tail
         ),
     }
@@ -209,7 +227,7 @@ def random_drawn_strokes(
         strokes.append(simple + rng.normal(0.0, jitter, size=simple.shape))
 
     angle = np.radians(rng.uniform(-15, 15))
-    shear = rng.uniform(-0.25, 0.25)
+    shear = rng.uniform(-0.2, 0.2)
     aspect = np.exp(rng.uniform(np.log(0.65), np.log(1.4)))  # >1: wide, <1: squeezed
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     linear = rotation @ np.array([[1.0, shear], [0.0, 1.0]]) @ np.diag([aspect, 1.0])
@@ -218,7 +236,7 @@ def random_drawn_strokes(
     extent = allpts.max(axis=0) - allpts.min(axis=0)
 
     height = canvas_size * rng.uniform(0.35, 0.8)
-    pen = height * rng.uniform(0.06, 0.2)
+    pen = height * rng.uniform(0.05, 0.17)
     scale = min(height / max(extent[1], 1e-6), (canvas_size - 2 * pen) / max(extent.max(), 1e-6))
     pen = max(2.0, min(pen, scale * extent.max() * 0.25))
     shapes = [s * scale for s in shapes]
@@ -250,8 +268,9 @@ def random_drawn_digit(
 def make_drawn_test_set(n_per_class: int = 100, seed: int = 1234) -> tuple[np.ndarray, np.ndarray]:
     """The "drawn digits" test set: (float32 (N, 28, 28), uint8 (N,)), N = 10 * n_per_class.
 
-    Deterministic for a seed (same images on every machine), so accuracies
-    reported next to MNIST's test accuracy are comparable between runs.
+    Deterministic for a seed (the same images on every run with the same numpy
+    and Pillow), so accuracies reported next to MNIST's test accuracy are
+    comparable between models and runs.
     """
     rng = np.random.default_rng(seed)
     labels = np.tile(np.arange(10, dtype=np.uint8), n_per_class)

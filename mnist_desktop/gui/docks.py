@@ -6,6 +6,7 @@ Each entry builds its widget from the main window; a widget that has an
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtCore import Qt
@@ -17,7 +18,20 @@ if TYPE_CHECKING:
 Area = Qt.DockWidgetArea
 
 # (key, title, area, factory) — factories import lazily so a broken panel can't stop start-up
-DOCKS: list[tuple[str, str, Area, Callable[["MainWindow"], QWidget]]] = []
+DOCKS: list[tuple[str, str, Area, Callable[["MainWindow"], QWidget]]] = [
+    ("training", "Training", Area.RightDockWidgetArea,
+     lambda window: importlib.import_module(".training_panel", __package__).TrainingPanel(window)),
+    # "look inside" views: tabs beside Training (drag a tab out to watch two at once)
+    *((key, title, Area.RightDockWidgetArea,
+       lambda window, factory=factory: getattr(importlib.import_module(".insight", __package__), factory)(window))
+      for key, title, factory in (("weights", "Weights", "create_weights_view"),
+                                  ("activations", "Activations", "create_activations_view"),
+                                  ("saliency", "Saliency", "create_saliency_view"),
+                                  ("evaluation", "Evaluation", "create_evaluation_view"),
+                                  ("datasets", "Datasets", "create_dataset_browser"))),
+    ("personal", "My handwriting", Area.RightDockWidgetArea,
+     lambda window: importlib.import_module(".personal_panel", __package__).PersonalPanel(window)),
+]
 
 
 def create_docks(window: "MainWindow") -> None:

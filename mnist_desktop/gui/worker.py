@@ -52,6 +52,8 @@ class Worker(QObject):
     evaluateRequested = Signal(str, str)  # dataset name, data_dir ("" = default)
     evaluated = Signal(dict)  # dataset, class_names, accuracy, loss, confusion, per_class_accuracy, predictions, probabilities, images, labels
     activateRequested = Signal(str, object, dict)  # model_name, params, info: make a trained model the active one
+    jobRequested = Signal(str, str, object)  # tag, "module:function", kwargs: a panel's core call on this thread
+    jobFinished = Signal(str, object)  # tag, the function's result, or {"error": message}
     _predictPoke = Signal()
 
     def __init__(self) -> None:
@@ -70,6 +72,7 @@ class Worker(QObject):
         self.trainRequested.connect(self._train)
         self.evaluateRequested.connect(self._evaluate)
         self.activateRequested.connect(self.set_params)
+        self.jobRequested.connect(self._run_job)
         self._predictPoke.connect(self._serve_prediction)
 
     # -- called from the GUI thread (thread-safe) -----------------------------
@@ -183,6 +186,28 @@ class Worker(QObject):
             return dataset, getattr(importlib.import_module(module), func)(dataset, config, extra)
         return dataset, train_data_from(dataset, config.validation_split, config.seed)
 
+    @Slot(str, str, object)
+    def _run_job(self, tag: str, target: str, kwargs: Any) -> None:
+        """Run ``function(model_name, params, **kwargs)`` from a core module for a panel.
+
+        Panels use it for small JAX jobs (e.g. measuring the personal set) so that
+        JAX stays on this thread; the answer comes back as ``jobFinished(tag, result)``.
+        """
+        import importlib
+
+        self.busy.emit("working…")
+        try:
+            module, func = target.split(":")
+            result = getattr(importlib.import_module(module), func)(self.model_name, self.params, **dict(kwargs or {}))
+        except MnistDesktopError as err:
+            result = {"error": str(err)}
+        except Exception as err:
+            traceback.print_exc()
+            result = {"error": f"{target.rsplit(':', 1)[-1]} failed: {err}"}
+        finally:
+            self.busy.emit("")
+        self.jobFinished.emit(tag, result)
+
     @Slot(str, str)
     def _evaluate(self, dataset_name: str, data_dir: str) -> None:
         """Full test-set evaluation of the active model for the evaluation view."""
@@ -226,6 +251,8 @@ class Worker(QObject):
             dataset, data = self._build_data(config, data_dir, extra)
             start_params = self.params if initial == "active" and self.model_name == config.model else None
             self._trainer = Trainer(config, data, initial_params=start_params)
+            if self._download_cancel.is_set():  # Stop (or window close) came while the data loaded
+                self._trainer.cancel()
         except MnistDesktopError as err:
             self.busy.emit("")
             self.trainFinished.emit({"status": "failed", "message": str(err), "config": config_values})

@@ -1,0 +1,251 @@
+"""``mnist-desktop bench``: how fast is this machine? A table and JSON.
+
+Users run it on their own laptop or GPU, so the code ships in the package and
+uses the installed app exactly as a person would: training goes through the
+``train`` command in a fresh process (compile and start-up included), GUI
+figures come from probes that open the real window offscreen. Optionally the
+PyTorch reference script runs in the same session for side-by-side ratios.
+
+Suites: ``train`` (default recipes, seeds, samples/s, time-to-accuracy, peak
+RSS), ``inference`` (preprocess + forward latency), ``startup`` (window and
+first prediction, warm compilation cache), ``stall`` (GUI event-loop stalls
+while training), ``soak`` (start/stop cycles and predictions: leak check),
+``torch`` (the reference, needs ``--torch-python``). ``all`` runs every suite
+but soak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import MnistDesktopError
+
+SUITES = ("train", "inference", "startup", "stall", "torch", "soak")
+DEFAULT_SUITES = ("train", "inference", "startup", "stall", "torch")
+
+
+def _shared_data_guess() -> Path | None:
+    here = Path(__file__).resolve().parents[3] / "shared" / "data"
+    return here if (here / "mnist").exists() else None
+
+
+def _data_dir(args: argparse.Namespace) -> Path | None:
+    return args.data or (Path(os.environ["MNIST_DESKTOP_DATA"]) if os.environ.get("MNIST_DESKTOP_DATA") else None) or _shared_data_guess()
+
+
+def _run_json(cmd: list[str], timeout: float, env: dict[str, str] | None = None) -> tuple[dict[str, Any], float]:
+    """Run a command, return its last JSON line and its wall time."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    wall = time.perf_counter() - t0
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise MnistDesktopError(f"benchmark step failed: {' '.join(cmd[:6])}…: {' / '.join(tail)}")
+    return json.loads(lines[-1]), wall
+
+
+def _app_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "mnist_desktop", *args]
+
+
+# -- suites ----------------------------------------------------------------------
+
+
+def bench_train(data: Path | None, quick: bool, seeds: list[int]) -> dict[str, Any]:
+    """Default recipes through the real CLI: accuracy, train seconds, process seconds, peak RSS."""
+    dataset = ["--dataset", "mnist", "--data-dir", str(data)] if data else ["--dataset", "mnist-subset"]
+    out: dict[str, Any] = {"dataset": "mnist" if data else "mnist-subset", "runs": []}
+    plan = [("cnn", seed) for seed in seeds] + [("mlp", seeds[0]), ("logreg", seeds[0])]
+    if quick:
+        plan = [("cnn", seeds[0])]
+    with tempfile.TemporaryDirectory() as tmp:
+        for model, seed in plan:
+            report, wall = _run_json(
+                _app_cmd("train", *dataset, "--model", model, "--seed", str(seed), "--json",
+                         "--out", str(Path(tmp) / f"{model}-{seed}.ckpt")),
+                timeout=1800,
+            )
+            out["runs"].append({
+                "model": model, "seed": seed, "epochs": report["epochs"],
+                "test_accuracy": report["test_accuracy"], "train_seconds": report["train_seconds"],
+                "process_seconds": round(wall, 2), "peak_rss_mb": report.get("peak_rss_mb"),
+                "samples_per_s": report.get("samples_per_s"), "curve": report.get("curve"),
+            })
+    return out
+
+
+def bench_inference(repeats: int) -> dict[str, Any]:
+    """The app's live path: a 560×560 canvas array → preprocess → CNN probabilities."""
+    from .checkpoints import load_checkpoint
+    from .insight import analyse_one, predict_one
+    from .jax_setup import configure_jax
+    from .paths import bundled_model_path
+    from .preprocess import to_model_input
+    from .strokes import random_drawn_canvas
+
+    configure_jax()
+    ckpt = load_checkpoint(bundled_model_path())
+    rng = np.random.default_rng(0)
+    canvases = [random_drawn_canvas(int(rng.integers(10)), rng, canvas_size=560).astype(np.float32) / 255 for _ in range(32)]
+    predict_one(ckpt.model_name, ckpt.params, to_model_input(canvases[0]))  # compile
+    analyse_one(ckpt.model_name, ckpt.params, to_model_input(canvases[0]))
+    result: dict[str, Any] = {"model": ckpt.model_name}
+    for name, fn in (("predict", predict_one), ("predict+activations+saliency", lambda m, p, x: analyse_one(m, p, x).probabilities)):
+        pre, total = [], []
+        for i in range(repeats):
+            canvas = canvases[i % len(canvases)]
+            t0 = time.perf_counter()
+            x = to_model_input(canvas)
+            t1 = time.perf_counter()
+            fn(ckpt.model_name, ckpt.params, x)
+            t2 = time.perf_counter()
+            pre.append(t1 - t0)
+            total.append(t2 - t0)
+        ms = lambda v, q: round(float(np.percentile(v, q)) * 1e3, 3)
+        result[name] = {"p50_ms": ms(total, 50), "p99_ms": ms(total, 99), "preprocess_p50_ms": ms(pre, 50), "n": repeats}
+    return result
+
+
+def bench_gui_probe(module: str, args: list[str], timeout: float) -> dict[str, Any]:
+    env = dict(os.environ)
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    report, _ = _run_json([sys.executable, "-m", module, *args], timeout=timeout, env=env)
+    return report
+
+
+def bench_startup() -> dict[str, Any]:
+    """Cold start of the app process; the first run fills the compilation cache."""
+    first = bench_gui_probe("mnist_desktop.gui.startup_probe", [], 120)
+    warm = [bench_gui_probe("mnist_desktop.gui.startup_probe", [], 120) for _ in range(2)]
+    best = min(warm, key=lambda r: r["first_prediction_s"])
+    return {"first_run": first, "warm_cache": best}
+
+
+def bench_torch(torch_python: str | None, data: Path | None) -> dict[str, Any] | None:
+    """PyTorch CPU reference (../shared/bench/torch_reference.py) in its own venv."""
+    script = Path(__file__).resolve().parents[3] / "shared" / "bench" / "torch_reference.py"
+    if not torch_python or not data or not script.exists():
+        return None
+    out = {}
+    for model, extra in (("cnn", ["--epochs", "2", "--target", "0.99"]), ("mlp", ["--epochs", "2"])):
+        t0 = time.perf_counter()
+        proc = subprocess.run([torch_python, str(script), "--data", str(data / "mnist"), "--model", model, *extra],
+                              capture_output=True, text=True, timeout=1800)
+        wall = time.perf_counter() - t0
+        epochs = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+        if proc.returncode or not epochs:
+            raise MnistDesktopError(f"torch reference failed: {proc.stderr.strip().splitlines()[-1:]}")
+        out[model] = {"epochs": epochs, "process_seconds": round(wall, 2)}
+    return out
+
+
+def _print_table(report: dict[str, Any]) -> None:
+    print(f"mnist-desktop bench — {report['machine']['device']}, {report['machine']['cpus']} CPUs, {report['machine']['python']}")
+    train = report.get("train")
+    if train:
+        print(f"\nTraining with default recipes on {train['dataset']} (fresh process each, compile included)")
+        print(f"  {'model':7} {'seed':>4} {'epochs':>6} {'test acc':>9} {'train s':>8} {'process s':>9} {'samples/s':>10} {'peak RSS':>9}")
+        for r in train["runs"]:
+            rss = f"{r['peak_rss_mb']:.0f} MB" if r.get("peak_rss_mb") else "-"
+            sps = f"{r['samples_per_s']:,.0f}" if r.get("samples_per_s") else "-"
+            print(f"  {r['model']:7} {r['seed']:>4} {r['epochs']:>6} {r['test_accuracy']:>9.2%} {r['train_seconds']:>8.1f} "
+                  f"{r['process_seconds']:>9.1f} {sps:>10} {rss:>9}")
+        for r in train["runs"]:
+            if r.get("curve"):
+                pts = ", ".join(f"{p['seconds']:.1f}s→{p['test_accuracy']:.2%}" for p in r["curve"])
+                print(f"  time-to-accuracy {r['model']} seed {r['seed']}: {pts}")
+                break
+    inf = report.get("inference")
+    if inf:
+        print(f"\nSingle-image inference ({inf['model']}, 560×560 canvas → preprocess → forward)")
+        for key in ("predict", "predict+activations+saliency"):
+            v = inf[key]
+            print(f"  {key:30} p50 {v['p50_ms']:.3f} ms   p99 {v['p99_ms']:.3f} ms   (preprocess p50 {v['preprocess_p50_ms']:.3f} ms)")
+    st = report.get("startup")
+    if st:
+        w = st["warm_cache"]
+        print(f"\nStart-up (warm compilation cache): window visible {w['visible_s']:.2f} s, model ready {w['model_s']:.2f} s, "
+              f"first prediction {w['first_prediction_s']:.2f} s  (first run: {st['first_run']['first_prediction_s']:.2f} s)")
+    stall = report.get("stall")
+    if stall:
+        print(f"\nGUI event-loop stalls while training: max {stall.get('max_ms', float('nan')):.1f} ms, "
+              f"p99 {stall.get('p99_ms', float('nan')):.1f} ms over {stall.get('seconds', '?')} s")
+    torch = report.get("torch")
+    if torch:
+        print("\nPyTorch CPU reference (same machine, same session)")
+        for model, r in torch.items():
+            last = r["epochs"][-1]
+            print(f"  {model:4} {len(r['epochs'])} epoch(s): test acc {last['test_accuracy']:.2%}, wall {last['wall_s']:.1f} s, "
+                  f"samples/s {last['samples_per_s']:,}, process {r['process_seconds']:.1f} s")
+        for k, v in report.get("ratios", {}).items():
+            print(f"  ratio {k}: {v:.2f}×")
+    soak = report.get("soak")
+    if soak:
+        print(f"\nSoak: {soak['cycles']} start/stop cycles + {soak['predictions']} predictions in {soak['seconds']:.0f} s: "
+              f"RSS {soak['rss_after_warmup_mb']:.0f} → {soak['rss_end_mb']:.0f} MB (growth {soak['rss_growth_mb']:+.1f} MB), "
+              f"threads {soak['threads_start']} → {soak['threads_end']}, open files {soak['fds_start']} → {soak['fds_end']}")
+
+
+def _ratios(report: dict[str, Any]) -> dict[str, float]:
+    torch, train = report.get("torch"), report.get("train")
+    if not torch or not train:
+        return {}
+    ratios = {}
+    cnn = [r for r in train["runs"] if r["model"] == "cnn"]
+    if cnn and "cnn" in torch:
+        t_last = torch["cnn"]["epochs"][-1]
+        ratios["cnn time to ≥ torch's accuracy (torch wall / our train s)"] = t_last["wall_s"] / max(r["train_seconds"] for r in cnn)
+    mlp = [r for r in train["runs"] if r["model"] == "mlp" and r.get("samples_per_s")]
+    if mlp and "mlp" in torch:
+        ratios["mlp samples/s (ours / torch)"] = mlp[0]["samples_per_s"] / max(e["samples_per_s"] for e in torch["mlp"]["epochs"])
+    return ratios
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from .jax_setup import device_description
+
+    suite = args.suite
+    if suite not in (*SUITES, "all"):
+        raise MnistDesktopError(f"unknown suite {suite!r}; choose all, {', '.join(SUITES)}")
+    suites = DEFAULT_SUITES if suite == "all" else (suite,)
+    data = _data_dir(args)
+    seeds = [int(s) for s in str(getattr(args, "seeds", "0,1,2")).split(",")]
+    report: dict[str, Any] = {"machine": {
+        "device": device_description(), "cpus": os.cpu_count(), "python": platform.python_version(),
+        "platform": platform.platform(), "data": str(data) if data else None,
+    }}
+    quick = bool(args.quick)
+    for name in suites:
+        if not args.json:
+            print(f"[bench] running {name}…", file=sys.stderr, flush=True)
+        if name == "train":
+            report["train"] = bench_train(data, quick, seeds)
+        elif name == "inference":
+            report["inference"] = bench_inference(200 if quick else 3000)
+        elif name == "startup":
+            report["startup"] = bench_startup()
+        elif name == "stall":
+            report["stall"] = bench_gui_probe("mnist_desktop.gui.stall_probe", ["--seconds", "5" if quick else "15"], 300)
+        elif name == "torch":
+            report["torch"] = bench_torch(getattr(args, "torch_python", None), data)
+        elif name == "soak":
+            cycles, preds = (10, 500) if quick else (200, 10_000)
+            report["soak"] = bench_gui_probe("mnist_desktop.gui.soak", ["--cycles", str(cycles), "--predictions", str(preds)], 3600)
+    report["ratios"] = _ratios(report)
+    if not args.json:
+        _print_table(report)
+        print()
+    print(json.dumps(report))
+    return 0

@@ -1,0 +1,199 @@
+"""Saliency: which pixels of the drawing the prediction hinges on.
+
+``core.insight`` computes |∂ logit of the predicted class / ∂ input pixel| with
+``jax.grad``, normalised so the strongest pixel is 1, on the *preprocessed*
+28×28 input. This view shows it three ways: blended over the 28×28 input, on
+its own with a colour bar, and (optionally) over the drawing on the canvas,
+where it has to be mapped back through the crop-and-scale of preprocessing
+(:func:`saliency_region`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QHideEvent, QShowEvent
+from PySide6.QtWidgets import QCheckBox, QLabel, QVBoxLayout, QWidget
+
+from ...core import preprocess
+from .common import AdaptiveSplitter, InsightPanel, MosaicView, analysis_demand, format_pct, sequential_cmap
+
+if TYPE_CHECKING:
+    from ..main_window import MainWindow
+
+CANVAS_SETTING = "insight/saliency_on_canvas"
+WAITING = ("Saliency: which pixels the prediction depends on most — draw a digit to see it. "
+           "Bright pixels would change the predicted class's score most if their ink changed.")
+
+
+def saliency_region(canvas: np.ndarray, model_input: np.ndarray) -> tuple[float, float, float, float] | None:
+    """Where the 28×28 model input lies on the canvas: (x, y, width, height) in canvas pixels.
+
+    Preprocessing (``core/preprocess.py``) crops the drawing to its ink box,
+    scales the box so its longer side is 20 px (``round(length × 20 / longest)``
+    per side) and shifts it so the centre of mass sits at the centre. This
+    repeats the first two steps on the canvas picture (same ink threshold) and
+    reads the shift off the model input itself: its first inked row and column
+    are where the box landed. Inverting that gives the canvas rectangle the whole
+    28×28 frame covers; None if the canvas has no ink.
+    """
+    grey = np.asarray(canvas, np.float32)
+    border = np.concatenate((grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]))
+    background = float(np.median(border))
+    data = 1.0 - grey if background > 0.5 else grey
+    background = min(background, 1.0 - background)
+    contrast = float(data.max()) - background
+    if contrast < preprocess._MIN_CONTRAST:  # noqa: SLF001 - the same thresholds, by definition
+        return None
+    ink = (data - background) / contrast >= preprocess._NOISE_LEVEL  # noqa: SLF001
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    inked = np.asarray(model_input, np.float32) > 0
+    in_rows, in_cols = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))
+    if rows.size == 0 or in_rows.size == 0:
+        return None
+    lengths = np.array([rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1], np.float64)
+    new = np.clip(np.rint(lengths * preprocess.BOX_SIZE / lengths.max()), 1, preprocess.BOX_SIZE)
+    scale_y, scale_x = new / lengths  # model pixels per canvas pixel
+    dy, dx = float(in_rows[0]), float(in_cols[0])
+    size = preprocess.OUTPUT_SIZE
+    return (cols[0] - dx / scale_x, rows[0] - dy / scale_y, size / scale_x, size / scale_y)
+
+
+def blend(image: np.ndarray, heat: np.ndarray, max_alpha: float = 0.75) -> np.ndarray:
+    """(h, w, 4) uint8: the grey digit with the heat map laid over it in red."""
+    grey = np.clip(np.asarray(image, np.float32), 0, 1)
+    alpha = np.clip(np.asarray(heat, np.float32), 0, 1)[..., None] * max_alpha
+    base = np.repeat(grey[..., None], 3, axis=2)
+    red = np.array([1.0, 0.19, 0.19], np.float32)
+    rgb = base * (1 - alpha) + red * alpha
+    out = np.empty((*grey.shape, 4), np.uint8)
+    out[..., :3] = np.rint(rgb * 255)
+    out[..., 3] = 255
+    return out
+
+
+class SaliencyView(InsightPanel):
+    """The saliency of the current drawing, plus overlays on the input view and canvas."""
+
+    export_name = "saliency"
+
+    def __init__(self, window: "MainWindow | None" = None):
+        super().__init__(WAITING)
+        self._window = window
+        self.settings = QSettings()
+        self.overlay_view = MosaicView()
+        self.heat_view = MosaicView(colorbar=True)
+        holder = AdaptiveSplitter([1, 1.15], ratio=1.6)
+        for caption, view in (("What the model sees, saliency in red", self.overlay_view),
+                              ("Saliency alone", self.heat_view)):
+            part = QWidget()
+            layout = QVBoxLayout(part)
+            layout.setContentsMargins(0, 0, 0, 0)
+            label = QLabel(caption)
+            label.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+            layout.addWidget(label)
+            layout.addWidget(view, 1)
+            holder.addWidget(part)
+        self.canvas_box = QCheckBox("Show saliency on canvas")
+        self.canvas_box.setToolTip(
+            "Draw the saliency over your drawing too. It is mapped back through the crop and scale that "
+            "preprocessing applied (same ink box, same 20-pixel fit), so it lines up with the strokes.")
+        self.canvas_box.setChecked(str(self.settings.value(CANVAS_SETTING, "false")).lower() == "true")
+        self.canvas_box.toggled.connect(self._on_canvas_toggled)
+        self.status = QLabel()
+        self.status.setStyleSheet("color: palette(placeholder-text);")
+        self.body.addWidget(holder, 1)
+        self.body.addWidget(self.canvas_box)
+        self.body.addWidget(self.status)
+        self.saliency: np.ndarray | None = None
+        self.model_input: np.ndarray | None = None
+        self.region: tuple[float, float, float, float] | None = None
+        self._shown = False
+        self._clear_views()
+
+    # -- inputs ----------------------------------------------------------------
+    def attach_worker(self, worker: Any) -> None:
+        worker.prediction.connect(self._on_prediction)
+        self._update_demand()
+
+    def _on_prediction(self, probabilities: Any, analysis: Any) -> None:
+        if probabilities is None or not analysis or analysis.get("saliency") is None:
+            self.set_saliency(None, None, None)
+            return
+        acts = analysis.get("activations") or {}
+        analysed = acts.get("input")  # exactly the input the gradient was taken at
+        image = np.asarray(analysed)[..., 0] if analysed is not None else getattr(self._window, "model_input", None)
+        self.set_saliency(analysis["saliency"], image, np.asarray(probabilities))
+
+    def set_saliency(self, saliency: np.ndarray | None, model_input: np.ndarray | None,
+                     probabilities: np.ndarray | None) -> None:
+        """Show a (28, 28) saliency in [0, 1] for ``model_input``; None clears everything."""
+        if saliency is None or model_input is None:
+            self.saliency = self.model_input = self.region = None
+            self._clear_views()
+            self._apply_overlays()
+            return
+        self.saliency = np.clip(np.asarray(saliency, np.float32), 0, 1)
+        self.model_input = np.asarray(model_input, np.float32)
+        self.overlay_view.set_rgba(blend(self.model_input, self.saliency))
+        self.heat_view.set_tiles(self.saliency[None], 1, (0.0, 1.0), sequential_cmap())
+        if probabilities is not None and len(probabilities):
+            names = self._class_names(len(probabilities))
+            top = int(np.argmax(probabilities))
+            self.set_explanation(
+                f"Saliency for the prediction “{names[top]}” ({format_pct(float(probabilities[top]))}): how much "
+                f"each input pixel would change the score of “{names[top]}” (|∂ score / ∂ pixel|, strongest = 1). "
+                "Red/bright pixels are the ones the answer hinges on.")
+        self._apply_overlays()
+
+    def _class_names(self, count: int) -> list[str]:
+        active = getattr(self._window, "active", None) or {}
+        names = list(active.get("class_names") or [])
+        return names if len(names) == count else [str(i) for i in range(count)]
+
+    def _clear_views(self) -> None:
+        for view in (self.overlay_view, self.heat_view):
+            view.set_tiles(np.full((1, 28, 28), np.nan, np.float32), 1, (0.0, 1.0), sequential_cmap())
+        self.set_explanation(WAITING)
+
+    # -- overlays on the main window ---------------------------------------------
+    def _apply_overlays(self) -> None:
+        window = self._window
+        if window is None:
+            return
+        on_input = self._shown and self.saliency is not None
+        window.input_view.set_overlay(self.saliency if on_input else None)
+        self.region = None
+        if self.canvas_box.isChecked() and self.saliency is not None and self.model_input is not None \
+                and not window.canvas.is_empty():
+            self.region = saliency_region(window.canvas.to_array(), self.model_input)
+        if self.region is not None:
+            window.canvas.set_overlay(self.saliency, region=self.region)
+            self.status.setText("On the canvas: mapped back through preprocessing's crop and scale.")
+        else:
+            window.canvas.set_overlay(None)
+            self.status.setText("")
+
+    def _on_canvas_toggled(self, checked: bool) -> None:
+        self.settings.setValue(CANVAS_SETTING, "true" if checked else "false")
+        self._update_demand()
+        self._apply_overlays()
+
+    def _update_demand(self) -> None:
+        if self._window is not None:
+            # a person who ticked "on canvas" wants it while drawing, even with this tab hidden
+            analysis_demand(self._window).set_wanted("saliency", self._shown or self.canvas_box.isChecked())
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._shown = True
+        self._update_demand()
+        self._apply_overlays()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self._shown = False
+        self._update_demand()
+        self._apply_overlays()

@@ -1,0 +1,444 @@
+"""Train from the GUI: settings, Start/Pause/Stop, progress, live chart and run history.
+
+The panel only collects intent and renders events. The run itself happens in
+the :class:`~.worker.Worker` (``trainRequested`` in; ``trainStarted`` /
+``trainStep`` / ``trainEpoch`` / ``trainFinished`` / ``downloadProgress`` out),
+so the window stays responsive and the canvas keeps predicting with the newest
+weights while a model learns. The settings form is :mod:`.training_form`, the
+chart :mod:`.training_chart`, the run list :mod:`.run_history`.
+
+States: ``waiting`` (JAX not loaded) → ``idle`` ⇄ ``preparing`` (data,
+download, compile) → ``running`` ⇄ ``paused`` → (``stopping``) → ``idle``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+import shiboken6
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QProgressDialog,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .run_history import RunHistory, RunRecord, format_accuracy, format_duration
+from .training_chart import TrainingChart
+from .training_form import DATASET_SHORT, ERROR_COLOUR, TrainingForm
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+SETTINGS_KEY = "training/config"  # the last started run's settings, restored next session
+LIVE_PREDICTION_S = 0.25  # while training, re-read the drawing this often so the answer visibly improves
+ACTIVE_STATES = ("preparing", "running", "paused", "stopping")
+
+
+class _FitContent(QWidget):
+    """Scroll-area content that fills the viewport: without this, the word-wrapped labels
+    make the scroll area size it by height-for-width (its *preferred* height) and it
+    scrolls even when everything fits."""
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt override)
+        return -1  # "no preference": the scroll area then uses the minimum size, as for any widget
+
+
+class TrainingPanel(QWidget):
+    """The training dock; see the module docstring."""
+
+    runFinished = Signal(object)  # RunRecord, for other panels and tests
+
+    def __init__(self, window: "MainWindow"):
+        super().__init__()
+        self.window = window
+        self.worker: Any = None
+        self.state = "waiting"
+        self.run: RunRecord | None = None
+        self.error_box: QMessageBox | None = None
+        self.download_dialog: QProgressDialog | None = None
+        self._stop_requested = False
+        self._foreign_run = False  # another panel's run occupies the worker
+        self._last_live_prediction = 0.0
+        self.setObjectName("training-panel")
+        self._build()
+        self._set_state("waiting")
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        self.form = TrainingForm()
+        self.form.changed.connect(self._update_buttons)
+
+        self.start_button = QPushButton("Start")
+        self.start_button.setObjectName("start-training")
+        self.start_button.setDefault(True)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setObjectName("pause-training")
+        self.pause_button.setToolTip("Hold the run; Resume continues where it stopped")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("stop-training")
+        self.stop_button.setToolTip("End the run now; the model so far is kept and tested")
+        self.start_button.clicked.connect(self.start)
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.stop_button.clicked.connect(self.stop)
+        buttons = QHBoxLayout()
+        for button in (self.start_button, self.pause_button, self.stop_button):
+            buttons.addWidget(button)
+
+        self.progress = QProgressBar()
+        self.progress.setObjectName("training-progress")
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("")
+        self.rate_label = QLabel("")
+        self.rate_label.setObjectName("training-rate")
+        self.result_label = QLabel("")
+        self.result_label.setObjectName("training-result")
+        self.result_label.setWordWrap(True)
+        self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.result_label.hide()
+        self.use_model_button = QPushButton("Use this model")
+        self.use_model_button.setObjectName("use-run-model")
+        self.use_model_button.setToolTip("Let this run's model read the canvas; File → Save Model… then keeps it")
+        self.use_model_button.clicked.connect(lambda: self.run is not None and self.use_model(self.run))
+        self.use_model_button.hide()
+        result_row = QHBoxLayout()
+        result_row.addWidget(self.result_label, 1)
+        result_row.addWidget(self.use_model_button, 0, Qt.AlignmentFlag.AlignTop)
+
+        self.chart = TrainingChart()
+        self.history = RunHistory()
+        self.history.selectionChanged.connect(lambda records: self.chart.show_runs(self.run, records))
+        self.history.useSettingsRequested.connect(self.use_settings)
+        self.history.useModelRequested.connect(self.use_model)
+        history_box = QGroupBox("Runs this session")
+        history_layout = QVBoxLayout(history_box)
+        history_layout.setContentsMargins(6, 6, 6, 6)
+        history_layout.addWidget(self.history)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(self.chart)
+        self.splitter.addWidget(history_box)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+
+        content = _FitContent()
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.rate_label)
+        layout.addLayout(result_row)
+        layout.addWidget(self.splitter, 1)
+        # scrolls only when the window is too short: the dock must not force a tall window
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+
+    def _set_result(self, html: str) -> None:
+        self.result_label.setText(html)
+        self.result_label.setVisible(bool(html))
+
+    # ------------------------------------------------------------------ worker
+    def attach_worker(self, worker: Any) -> None:
+        """Fill the JAX-backed parts of the form and listen to the worker (JAX is loaded now)."""
+        self.worker = worker
+        self.form.populate()
+        worker.trainStarted.connect(self._on_started)
+        worker.trainStep.connect(self._on_step)
+        worker.trainEpoch.connect(self._on_epoch)
+        worker.trainFinished.connect(self._on_finished)
+        worker.downloadProgress.connect(self._on_download_progress)
+        self._set_state("idle")
+        self._restore_form()
+
+    def _restore_form(self) -> None:
+        """Last session's settings if they still validate, else the recommended recipe."""
+        saved = self.window.settings.value(SETTINGS_KEY, "")
+        try:
+            values = json.loads(str(saved)) if saved else None
+        except ValueError:
+            values = None
+        if isinstance(values, dict):
+            self.form.fill(values)
+            if not self.form.errors:
+                return
+        self.form.fill_default()
+
+    # ------------------------------------------------------------------ actions
+    def start(self) -> None:
+        """Start a run with the form's settings (Start button)."""
+        if self.state != "idle" or self.worker is None or self._foreign_run:
+            return
+        values, _errors = self.form.values()
+        if values is None:
+            self.form.revalidate()
+            return
+        self.window.settings.setValue(SETTINGS_KEY, json.dumps(values))
+        record = RunRecord(number=len(self.history.runs()) + 1, config=values,
+                           dataset_title=DATASET_SHORT.get(values["dataset"], values["dataset"]))
+        self.run = record
+        self._stop_requested = False
+        self.history.add_run(record)
+        self.chart.show_runs(record, [r for r in self.history.selected_runs() if r is not record])
+        self._set_result("")
+        self.use_model_button.hide()
+        self.rate_label.setText("")
+        self._set_state("preparing")
+        self.worker.trainRequested.emit(values, "", "", {})
+
+    def toggle_pause(self) -> None:
+        if self.state == "running":
+            self.worker.pause_training()
+            self._set_state("paused")
+        elif self.state == "paused":
+            self.worker.resume_training()
+            self._set_state("running")
+
+    def stop(self) -> None:
+        """Stop the run (or cancel its download); the worker sees it before its next step."""
+        if self.state not in ("preparing", "running", "paused"):
+            return
+        self._stop_requested = True
+        self.worker.stop_training()
+        self._set_state("stopping")
+
+    def use_settings(self, record: RunRecord) -> None:
+        if self.state in ("idle", "waiting"):
+            self.form.fill(record.config)
+
+    def use_model(self, record: RunRecord) -> None:
+        """Make ``record``'s model the one that reads the canvas (and that File → Save saves)."""
+        if self.worker is None or record.params is None:
+            return
+        self.worker.activateRequested.emit(record.model, record.params, record.model_info())
+        self._set_result(f"Run #{record.number} now reads the canvas — File → Save Model… keeps it.")
+        self.use_model_button.hide()
+
+    # ------------------------------------------------------------------ worker events
+    def _is_mine(self, payload: dict[str, Any]) -> bool:
+        return self.run is not None and self.state in ACTIVE_STATES and payload.get("config") == self.run.config
+
+    def _on_started(self, info: dict[str, Any]) -> None:
+        if not self._worker_alive():
+            return
+        if not self._is_mine(info):
+            self._foreign_run = True
+            self._update_buttons()
+            return
+        record = self.run
+        assert record is not None
+        if self._stop_requested:  # Stop came while the data were loading
+            self.worker.stop_training()
+        self._close_download_dialog()
+        record.status = "running"
+        record.steps_per_epoch = int(info["steps_per_epoch"])
+        record.total_steps = int(info["total_steps"])
+        self.progress.setRange(0, record.total_steps)
+        self.progress.setValue(0)
+        self.progress.setFormat(f"Epoch 1/{info['epochs']} · step 0/{record.total_steps} · compiling…")
+        self.rate_label.setText(f"{info['train_size']:,} training · {info['val_size']:,} validation · "
+                                f"{info['test_size']:,} test images")
+        # the canvas is now read by the model being trained: label its classes and say so
+        self._show_class_names(info.get("class_names"))
+        self._show_live_model(record)
+        if self.state == "preparing":
+            self._set_state("running")
+        self.history.update_run(record)
+
+    def _on_step(self, event: dict[str, Any]) -> None:
+        record = self.run
+        if record is None or self.state not in ("running", "paused", "stopping") or not self._worker_alive():
+            return
+        record.add_step(event)
+        self.chart.live_changed()
+        step, total = int(event["step"]), int(event["total_steps"])
+        self.progress.setValue(step)
+        prefix = "Paused · " if self.state == "paused" else ""
+        self.progress.setFormat(f"{prefix}Epoch {event['epoch']}/{event['epochs']} · step {step:,}/{total:,}")
+        self.rate_label.setText(f"ETA {format_duration(event['eta'])} · {event['samples_per_sec']:,.0f} samples/s · "
+                                f"elapsed {format_duration(event['elapsed'])} · "
+                                f"train accuracy {event['train_accuracy']:.1%} · loss {event['loss']:.3f}")
+        self.history.update_run(record)
+        now = time.monotonic()
+        if self.window.model_input is not None and now - self._last_live_prediction >= LIVE_PREDICTION_S:
+            self._last_live_prediction = now
+            self.worker.request_prediction(self.window.model_input)  # answered between steps, newest weights
+
+    def _on_epoch(self, event: dict[str, Any]) -> None:
+        record = self.run
+        if record is None or self.state not in ("running", "paused", "stopping"):
+            return
+        record.add_epoch(event)
+        self.chart.live_changed()
+        self.history.update_run(record)
+
+    def _on_download_progress(self, done: int, total: int) -> None:
+        if self.run is None or self.state not in ("preparing", "stopping") or not self._worker_alive():
+            return
+        if self._stop_requested:
+            self.worker.stop_training()  # a Stop that came before the download began
+            return
+        dialog = self.download_dialog or self._make_download_dialog()
+        megabytes = f"{done / 1e6:.1f} of {total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+        dialog.setLabelText(f"Downloading {self.run.dataset_title}… {megabytes}")
+        if total > 0:
+            dialog.setMaximum(total)
+            dialog.setValue(min(done, total))
+        else:
+            dialog.setMaximum(0)  # busy indicator when the size is unknown
+            dialog.setValue(0)
+
+    def _make_download_dialog(self) -> QProgressDialog:
+        dialog = QProgressDialog("Downloading…", "Cancel", 0, 0, self.window)
+        dialog.setObjectName("download-dialog")
+        dialog.setWindowTitle("Downloading dataset")
+        dialog.setWindowModality(Qt.WindowModality.NonModal)  # modal would make setValue re-enter the event loop
+        dialog.setAttribute(Qt.WidgetAttribute.WA_QuitOnClose, False)  # closing the window must still quit
+        dialog.setMinimumDuration(0)
+        dialog.setAutoClose(False)
+        dialog.setAutoReset(False)
+        dialog.canceled.connect(self.stop)
+        dialog.show()
+        self.download_dialog = dialog
+        return dialog
+
+    def _close_download_dialog(self) -> None:
+        dialog, self.download_dialog = self.download_dialog, None
+        if dialog is not None:
+            dialog.canceled.disconnect(self.stop)  # its close would otherwise count as Cancel
+            dialog.hide()
+            dialog.deleteLater()
+
+    def _on_finished(self, result: dict[str, Any]) -> None:
+        if not self._is_mine(result):
+            self._foreign_run = False
+            self._update_buttons()
+            return
+        record = self.run
+        assert record is not None
+        self._close_download_dialog()
+        record.finish(result)
+        if record.status == "failed" and self._stop_requested:
+            record.status = "cancelled"  # e.g. Cancel in the download dialog: what the person asked for
+        if not self._worker_alive():  # the window closed mid-run; this is the run's last word
+            self._set_state("idle")
+            return
+        self._show_class_names(self.window.active.get("class_names"))  # the active model reads the canvas again
+        self.chart.live_changed()
+        self.history.update_run(record)
+        self._set_state("idle")
+        self.form.refresh_dataset_status()  # a download may have made a dataset available
+        self.rate_label.setText("")
+        self._report(record)
+        self.use_model_button.setVisible(record.params is not None)
+        self.runFinished.emit(record)
+
+    def _report(self, record: RunRecord) -> None:
+        seconds = format_duration(record.train_seconds)
+        if record.status in ("completed", "stopped", "diverged"):
+            lead = {"completed": "Finished", "stopped": "Stopped", "diverged": "Diverged"}[record.status]
+            parts = [f"<b>{lead}: test accuracy {format_accuracy(record.test_accuracy)}</b>"]
+            if record.best_val_accuracy is not None:
+                parts.append(f"best validation {format_accuracy(record.best_val_accuracy)}")
+            parts.append(f"{record.step:,} steps in {seconds}")
+            text = " · ".join(parts)
+            if record.status == "diverged":
+                text += f"<br>{record.message}"
+            text += "<br>“Use this model” lets it read the canvas."
+            self._set_result(text)
+            self.progress.setFormat(f"{lead} · step {record.step:,}/{record.total_steps:,}")
+        elif record.status == "cancelled":
+            self._set_result("Cancelled.")
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.progress.setFormat("Cancelled")
+        else:
+            self._set_result(f"<span style='color:{ERROR_COLOUR}'>Run #{record.number} failed: "
+                                      f"{record.message.splitlines()[0] if record.message else 'unknown error'}</span>")
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.progress.setFormat("Failed")
+            self._show_error(record.message)
+
+    def _worker_alive(self) -> bool:
+        """False once the window is closing: the worker thread is gone, and with it the worker."""
+        return (self.worker is not None and not getattr(self.window, "_closing", False)
+                and shiboken6.isValid(self.worker))
+
+    def _show_error(self, message: str) -> None:
+        """A non-blocking message box: the failure is in the person's face, the app keeps running."""
+        if not self._worker_alive():
+            return
+        if self.error_box is not None:
+            self.error_box.close()
+        box = QMessageBox(QMessageBox.Icon.Warning, "Training failed", message or "The training run failed.",
+                          QMessageBox.StandardButton.Ok, self.window)
+        box.setObjectName("training-error")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(lambda _result: setattr(self, "error_box", None))
+        box.open()
+        self.error_box = box
+
+    def _show_class_names(self, names: Any) -> None:
+        """Label the prediction view for the model now reading the canvas, and have it re-read."""
+        names = list(names or [str(i) for i in range(10)])
+        view = self.window.prediction_view
+        if view.class_names() != names:
+            view.set_class_names(names)
+        self.worker.request_prediction(self.window.model_input)
+
+    def _show_live_model(self, record: RunRecord) -> None:
+        """Say which model answers while a run trains (the worker's idle signal clears it)."""
+        self.window.statusBar().showMessage(
+            f"Training run #{record.number} ({record.model}, {record.dataset_title}): it reads the canvas as it "
+            f"learns; the active model answers again when the run ends")
+
+    # ------------------------------------------------------------------ state
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        if state == "preparing":
+            self.progress.setRange(0, 0)  # busy: loading data / compiling
+            self.progress.setFormat("Preparing data and compiling…")
+        elif state == "stopping":
+            self.progress.setFormat(("Cancelling…" if self.download_dialog else "Stopping…"))
+        elif state == "paused":
+            self.progress.setFormat("Paused · " + self.progress.format())
+        elif state == "running":
+            self.progress.setFormat(self.progress.format().removeprefix("Paused · "))
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        state = self.state
+        idle = state == "idle" and not self._foreign_run
+        errors = self.form.errors
+        self.form.setEnabled(idle)
+        self.start_button.setEnabled(idle and not errors)
+        self.start_button.setToolTip("Fix the highlighted settings first" if errors else
+                                     "Another training run is in progress" if self._foreign_run else
+                                     "Train a new model with these settings")
+        self.pause_button.setEnabled(state in ("running", "paused"))
+        self.pause_button.setText("Resume" if state == "paused" else "Pause")
+        self.stop_button.setEnabled(state in ("preparing", "running", "paused"))
+        if state == "waiting":
+            self._set_result("Loading JAX…")
+        elif self.result_label.text() == "Loading JAX…":
+            self._set_result("")
