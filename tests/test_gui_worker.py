@@ -186,3 +186,20 @@ def test_an_exception_in_the_worker_reaches_the_person_and_the_worker_recovers(q
     click(qtbot, panel.start_button)
     wait_finished(qtbot, panel)
     assert panel.run.status == "completed" and panel.run.number == 2
+
+
+def test_a_new_stroke_is_answered_while_paused(qtbot, window):
+    panel = panel_of(window)
+    set_up_run(qtbot, panel, model="cnn", epochs="3", batch="16")
+    click(qtbot, panel.start_button)
+    qtbot.waitUntil(lambda: panel.progress.value() >= 10, timeout=RUN_TIMEOUT_MS)
+    click(qtbot, panel.pause_button)
+    qtbot.wait(300)
+    answers: list[object] = []
+    window.worker.prediction.connect(lambda probabilities, _analysis: answers.append(probabilities))
+    try:
+        draw_seven(qtbot, window)
+        qtbot.waitUntil(lambda: any(a is not None for a in answers), timeout=3_000)
+    finally:
+        click(qtbot, panel.stop_button)
+        wait_finished(qtbot, panel)

@@ -56,6 +56,10 @@ def window(qapp):
         time.sleep(0.005)
     assert win.active, f"the bundled model did not load: {win.model_label.text()}"
     yield win
+    win.canvas.clear()
+    deadline = time.monotonic() + 0.3  # let the last throttled prediction go out before the worker stops
+    while time.monotonic() < deadline:
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 10)
     win.close()
     QMessageBox.warning = original
 
@@ -76,7 +80,7 @@ def show(qtbot, window, key):
     dock.show()
     dock.raise_()
     view = dock.widget()
-    qtbot.waitUntil(view.isVisible, timeout=5_000)
+    qtbot.waitUntil(view.is_on_screen, timeout=5_000)
     return view
 
 
@@ -84,6 +88,13 @@ def activate(qtbot, window, model, params):
     window.worker.activateRequested.emit(model, params, {"name": f"test-{model}", "dataset": "mnist-subset",
                                                          "class_names": [str(i) for i in range(10)]})
     qtbot.waitUntil(lambda: window.active.get("model_name") == model, timeout=20_000)
+
+
+def blur(image: np.ndarray) -> np.ndarray:
+    """3×3 box blur: tolerant of sub-pixel shifts when comparing digits."""
+    padded = np.pad(np.asarray(image, np.float32), 1)
+    h, w = np.shape(image)
+    return sum(padded[i:i + h, j:j + w] for i in range(3) for j in range(3)) / 9
 
 
 def draw_seven(qtbot, window):
@@ -139,7 +150,7 @@ def test_weights_refresh_live_while_training(qtbot, fresh, monkeypatch):
     shown = []
     real_show_params = view.show_params
     monkeypatch.setattr(view, "show_params", lambda model, params, names=None: (
-        shown.append((model, view._source, logreg_templates(params) if model == "logreg" else None)),
+        shown.append((model, view.source, logreg_templates(params) if model == "logreg" else None)),
         real_show_params(model, params, names)))
     finished = []
     fresh.worker.trainFinished.connect(finished.append)
@@ -147,6 +158,8 @@ def test_weights_refresh_live_while_training(qtbot, fresh, monkeypatch):
     fresh.worker.trainRequested.emit(config, "", "", {})
     qtbot.waitUntil(lambda: bool(finished), timeout=60_000)
     assert finished[0]["status"] == "completed"
+    # (a plain callable may run on the worker thread: wait until the view itself has seen the end)
+    qtbot.waitUntil(lambda: not view.following_training(), timeout=5_000)
     live = [entry for entry in shown if "Live from the training run" in entry[1]]
     assert len(live) >= 3 and all(model == "logreg" for model, _, _ in live)  # every ~50 steps and each epoch
     assert not np.allclose(live[0][2], live[-1][2])  # the templates changed as it learned
@@ -213,8 +226,9 @@ def test_activations_follow_the_drawing(qtbot, fresh):
 def test_no_analysis_when_no_view_needs_it(qtbot, fresh):
     show(qtbot, fresh, "activations")
     assert analysis_demand(fresh).enabled()
-    show(qtbot, fresh, "evaluation")  # hides the activations tab
-    assert not analysis_demand(fresh).enabled(), analysis_demand(fresh)._wanted
+    evaluation = show(qtbot, fresh, "evaluation")  # the activations tab is no longer selected
+    assert not fresh.docks["activations"].widget().is_on_screen() and evaluation.is_on_screen()
+    assert not analysis_demand(fresh).enabled()
 
 
 def test_saliency_of_the_drawing(qtbot, fresh):
@@ -293,8 +307,11 @@ def test_evaluation_confusion_matrix_and_mistakes(qtbot, fresh):
                      pos=view.gallery.visualItemRect(item).center())
     assert not fresh.canvas.is_empty()
     qtbot.waitUntil(lambda: fresh.model_input is not None, timeout=5_000)
-    expected_input = to_model_input(dataset.test_images[index].astype(np.float32) / 255)
-    assert correlation(fresh.model_input, expected_input) > 0.9
+    # the canvas round trip (28 → 560 px → 28) moves thin strokes by a fraction of a pixel, so compare
+    # slightly blurred pictures: the model now reads this image, and no other test image matches better
+    similarity = [correlation(blur(fresh.model_input), blur(to_model_input(image.astype(np.float32) / 255)))
+                  for image in dataset.test_images]
+    assert similarity[index] > 0.75 and int(np.argmax(similarity)) == index
     qtbot.waitUntil(lambda: fresh.prediction_view.predicted_label() is not None, timeout=10_000)
 
 

@@ -85,12 +85,15 @@ def my_drawing(label: int, rng: np.random.Generator, size: int = 280) -> np.ndar
 
 
 def fill(root: Path, per_digit: int, seed: int = 0) -> PersonalDataset:
-    """A personal set of ``per_digit`` drawings of every digit, saved like the guided session does."""
+    """A personal set of ``per_digit`` drawings of every digit, saved like the guided session does.
+
+    Fixed ids (the app's are random) make the seeded split, and so the test, repeatable.
+    """
     ds = PersonalDataset(root)
     rng = np.random.default_rng(seed)
-    for _ in range(per_digit):
+    for i in range(per_digit):
         for digit in range(10):
-            ds.add(my_drawing(digit, rng), digit, source="session")
+            ds.add(my_drawing(digit, rng), digit, source="session", sample_id=f"s{seed}-{i:03d}-{digit}")
     return ds
 
 
@@ -331,6 +334,18 @@ def test_finetune_data_mixes_personal_replay_and_held_out(tmp_path, subset):
     fashion = type("D", (), {"name": "fashion-mnist", "title": "Fashion-MNIST", "class_names": ("T-shirt",) * 10})()
     with pytest.raises(DatasetError, match="digit model"):
         build_finetune_data(fashion, config, {"personal_dir": str(tmp_path)})
+
+
+def test_a_split_fixed_at_the_start_ignores_drawings_added_later(tmp_path, subset):
+    ds = fill(tmp_path, 3)
+    split = ds.split(0.34)
+    ds.add(my_drawing(5, np.random.default_rng(9)), 5)  # drawn while the run was loading
+    ds.delete([split.train_ids[0]])
+    extra = {"personal_dir": str(tmp_path), "replay": 100, "guard": 50, "personal_share": 0.5,
+             "train_ids": split.train_ids, "held_out_ids": split.held_out_ids}
+    data = build_finetune_data(subset, finetune_config("cnn", "mnist-subset", seed=0), extra)
+    assert len(data.val_y) == len(split.held_out_ids)
+    assert (len(data.train_y) - 100) % (len(split.train_ids) - 1) == 0
 
 
 def test_finetune_learns_my_handwriting_and_keeps_mnist(tmp_path, subset, default_model):

@@ -22,7 +22,7 @@ class DownloadError(DatasetError):
 
 
 class DownloadCancelled(DatasetError):
-    """The user cancelled a download; nothing was written to the cache."""
+    """The user cancelled a download; no half-written file is left in the cache."""
 
 
 class CheckpointError(MnistDesktopError):

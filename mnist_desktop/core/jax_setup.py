@@ -32,6 +32,9 @@ def configure_jax() -> None:
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     except OSError as err:  # a read-only home must not stop the app
         logging.getLogger(__name__).warning("JAX compilation cache disabled: %s", err)
+    # The "rbg" PRNG compiles much faster than threefry on CPU (jit(init) 2 s → 0.5 s
+    # measured); random streams stay deterministic per seed.
+    jax.config.update("jax_default_prng_impl", "rbg")
     _configured = True
 
 

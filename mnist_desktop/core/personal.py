@@ -16,13 +16,17 @@ The index is written last when adding and first when deleting, so a crash can
 leave an unlisted file behind but never a listed sample without its files.
 
 Fine-tuning mixes the personal training split (oversampled) with MNIST
-*replay* so the model learns the person's style without forgetting MNIST, and
-then checks for forgetting on MNIST images it never trained on: if MNIST got
-worse by more than ``max_mnist_drop``, the tuned weights are blended back
-towards the original ones (weight-space ensembling, Wortsman et al. 2022, "WiSE-FT")
-until the check passes. The GUI runs the same code in two halves on its worker
-thread (:func:`build_finetune_data` for the trainer, :func:`finish_finetune_job`
-afterwards); :func:`finetune` runs both for tests and scripts.
+*replay* so the model learns the person's style without forgetting MNIST. The
+result is a weight-space blend of the original and the tuned weights
+(Wortsman et al. 2022, "WiSE-FT"): keeping 75 % of the change loses nothing on
+the person's drawings and cuts the MNIST cost by more than half (bundled model,
+synthetic hand of tests/test_personal.py, three seeds: held-out 100 % at both
+1.0 and 0.75; full MNIST test -0.19..-0.28 points at 1.0, -0.07..-0.10 at 0.75).
+A forgetting check on MNIST training images that were not replayed then blends
+further back if MNIST still slipped. The GUI runs the same code in two halves on
+its worker thread (:func:`build_finetune_data` for the trainer,
+:func:`finish_finetune_job` afterwards); :func:`finetune` runs both for tests
+and scripts.
 """
 
 from __future__ import annotations
@@ -114,6 +118,12 @@ class Split:
 
     train_ids: list[str]
     held_out_ids: list[str]
+
+    @classmethod
+    def of(cls, personal: "PersonalDataset", train_ids: Sequence[str], held_out_ids: Sequence[str]) -> "Split":
+        """A split fixed earlier (when a run started), keeping only drawings that still exist."""
+        present = set(personal.ids())
+        return cls([i for i in train_ids if i in present], [i for i in held_out_ids if i in present])
 
 
 @dataclass
@@ -571,8 +581,9 @@ class FinetuneOptions:
     """How to fine-tune on the personal set; ``validate`` names any bad field.
 
     Defaults: about a third of every batch is the person's drawings, the rest
-    MNIST replay; three short epochs at a low learning rate with augmentation.
-    On a 2-core CPU this is ~200 steps, 10-20 s.
+    MNIST replay; three short epochs at a low learning rate with augmentation and
+    the bundled model's label smoothing. With 100 drawings this is ~200 steps,
+    5-10 s on a 2-core CPU.
     """
 
     held_out: float = 0.3  # fraction of each digit's drawings kept aside to measure
@@ -584,6 +595,8 @@ class FinetuneOptions:
     learning_rate: float = 1e-3
     batch_size: int = 64
     augment: bool = True
+    label_smoothing: float = 0.1  # as the bundled model was trained: a different loss would shift it
+    blend: float = 0.75  # share of the weight change kept (WiSE-FT); less if the forgetting check asks
     max_mnist_drop: float = 0.003  # 0.3 percentage points
 
     def validate(self) -> None:
@@ -600,6 +613,8 @@ class FinetuneOptions:
                 raise bad(name, f"must be a whole number from 0 to 100,000, got {value}")
         if not isinstance(self.personal_share, (int, float)) or not 0.05 <= self.personal_share <= 1.0:
             raise bad("personal_share", f"must be between 0.05 and 1, got {self.personal_share}")
+        if not isinstance(self.blend, (int, float)) or not 0.0 < self.blend <= 1.0:
+            raise bad("blend", f"must be more than 0 and at most 1, got {self.blend}")
         if not isinstance(self.max_mnist_drop, (int, float)) or not 0.0 <= self.max_mnist_drop <= 1.0:
             raise bad("max_mnist_drop", f"must be between 0 and 1, got {self.max_mnist_drop}")
         # epochs, learning rate and batch size are checked by TrainConfig.validate
@@ -627,7 +642,7 @@ def finetune_config(model_name: str, dataset_name: str, options: FinetuneOptions
     opts = options or FinetuneOptions()
     config = TrainConfig(model=model_name, dataset=dataset_name, optimizer="adam", learning_rate=opts.learning_rate,
                          batch_size=opts.batch_size, epochs=opts.epochs, validation_split=0.0, seed=opts.seed,
-                         schedule="cosine", augment=opts.augment, log_every=5)
+                         schedule="cosine", augment=opts.augment, label_smoothing=opts.label_smoothing, log_every=5)
     return dataclasses.replace(config, **overrides)
 
 
@@ -650,12 +665,13 @@ def _check_digit_dataset(dataset: Any) -> None:
             f"{getattr(dataset, 'title', getattr(dataset, 'name', '?'))}; open an MNIST model first")
 
 
-def finetune_data(personal: PersonalDataset, dataset: Any, options: FinetuneOptions | None = None):
+def finetune_data(personal: PersonalDataset, dataset: Any, options: FinetuneOptions | None = None,
+                  split: Split | None = None):
     """The trainer's data: personal train split oversampled + MNIST replay; val = personal held-out; test = MNIST test.
 
     Oversampling (repeating the person's drawings) gives them about
     ``personal_share`` of every batch; augmentation in the trainer makes each
-    repeat a slightly different drawing.
+    repeat a slightly different drawing. ``split`` defaults to ``personal.split``.
     """
     from .datasets import to_model_array
     from .training import TrainData
@@ -663,7 +679,7 @@ def finetune_data(personal: PersonalDataset, dataset: Any, options: FinetuneOpti
     opts = options or FinetuneOptions()
     opts.validate()
     _check_digit_dataset(dataset)
-    split = personal.split(opts.held_out, opts.seed)
+    split = split or personal.split(opts.held_out, opts.seed)
     if len(split.train_ids) < 1:
         raise DatasetError("your personal set has no drawings to train on yet: add a few (Add as example / Correct it)")
     px, py = personal.arrays(split.train_ids)
@@ -687,11 +703,14 @@ def build_finetune_data(dataset: Any, config: Any, extra: Mapping[str, Any]):
     """The worker's builder hook: ``extra`` carries ``personal_dir`` and :class:`FinetuneOptions` fields.
 
     Called by ``Worker._build_data`` as ``{"builder": "mnist_desktop.core.personal:build_finetune_data", ...}``.
-    The trainer's seed wins over ``extra["seed"]`` so the split matches the run.
+    The trainer's seed wins over ``extra["seed"]`` so the split matches the run. With
+    ``train_ids``/``held_out_ids`` (the split the GUI fixed when it started the run)
+    drawings added while the data loads cannot slip into either side.
     """
     options = FinetuneOptions.from_dict({**dict(extra), "seed": int(getattr(config, "seed", extra.get("seed", 0)))})
     personal = PersonalDataset.load(extra.get("personal_dir") or None)
-    return finetune_data(personal, dataset, options)
+    split = Split.of(personal, extra["train_ids"], extra["held_out_ids"]) if "train_ids" in extra else None
+    return finetune_data(personal, dataset, options, split)
 
 
 @dataclass
@@ -733,8 +752,7 @@ class FinetuneReport:
 
         lines = [f"your held-out drawings ({self.n_held_out}): {pct(self.personal_before)} → {pct(self.personal_after)}",
                  f"{self.mnist_dataset} test ({self.mnist_count:,}): {self.mnist_before:.2%} → {self.mnist_after:.2%}"]
-        if self.blend < 1.0:
-            lines.append(f"kept {self.blend:.0%} of the change so MNIST is not forgotten")
+        lines.append(f"kept {self.blend:.0%} of the weight change (the rest is the original model)")
         return "\n".join(lines)
 
 
@@ -744,35 +762,48 @@ def _blend(base: Any, tuned: Any, alpha: float) -> Any:
     return jax.tree_util.tree_map(lambda a, b: np.asarray((1.0 - alpha) * np.asarray(a) + alpha * np.asarray(b), np.asarray(a).dtype), base, tuned)
 
 
-BLEND_STEPS = tuple(float(a) for a in np.linspace(1.0, 0.0, 9))  # 1, 0.875, ..., 0: keep as much of the change as is safe
+GUARD_MARGIN = 0.5
+BLEND_STEP = 0.125
+
+
+def blend_steps(start: float) -> list[float]:
+    """``start``, then smaller shares of the change down to 0 (the original model)."""
+    steps = [float(start)]
+    while steps[-1] > 1e-9:
+        steps.append(max(0.0, round(steps[-1] - BLEND_STEP, 6)))
+    return steps
 
 
 def finish_finetune(model_name: str, base_params: Any, tuned_params: Any, personal: PersonalDataset, dataset: Any,
-                    options: FinetuneOptions | None = None, status: str = "completed") -> tuple[Any, FinetuneReport]:
+                    options: FinetuneOptions | None = None, status: str = "completed",
+                    split: Split | None = None) -> tuple[Any, FinetuneReport]:
     """Check for forgetting, blend back if needed, and measure before/after.
 
-    The forgetting check uses MNIST *training* images that were not replayed
-    (the guard slice), so the MNIST test numbers in the report stay an honest,
-    untouched measurement. It is conservative: the original model has seen
-    those images and knows them a little better than new ones, so it may blend
-    back somewhat more than the test set would ask for (measured on the bundled
-    model: guard -1.0 point while MNIST test was unchanged).
+    Starts from ``options.blend`` of the weight change and steps back towards
+    the original until the forgetting check passes. The check uses MNIST
+    *training* images that were not replayed (the guard slice), so the MNIST
+    test numbers in the report stay an honest, untouched measurement; it aims
+    for half the allowed drop because the guard is a sample too.
     """
     from .datasets import to_model_array
     from .evaluation import evaluate
 
     opts = options or FinetuneOptions()
-    split = personal.split(opts.held_out, opts.seed)
+    split = split or personal.split(opts.held_out, opts.seed)
     guard_idx, _ = _mnist_partition(len(dataset.train_labels), opts)
-    final, alpha, guard_before, guard_after = tuned_params, 1.0, None, None
+    alpha, guard_before, guard_after = opts.blend, None, None
+    final = tuned_params if alpha == 1.0 else _blend(base_params, tuned_params, alpha)
     if len(guard_idx):
         gx = to_model_array(dataset.train_images[guard_idx])
         gy = np.asarray(dataset.train_labels[guard_idx], np.int32)
         guard_before = evaluate(model_name, base_params, gx, gy).accuracy
-        for alpha in BLEND_STEPS:
+        # aim for half the allowed drop: the guard is a sample too, and the test set
+        # (a different sample) must stay within the full allowance
+        target = opts.max_mnist_drop * GUARD_MARGIN
+        for alpha in blend_steps(opts.blend):
             final = tuned_params if alpha == 1.0 else _blend(base_params, tuned_params, alpha)
             guard_after = evaluate(model_name, final, gx, gy).accuracy
-            if guard_before - guard_after <= opts.max_mnist_drop + 1e-12:
+            if guard_before - guard_after <= target + 1e-12:
                 break
     hx, hy = personal.arrays(split.held_out_ids)
     before = evaluate(model_name, base_params, hx[..., None], hy) if len(hy) else None
@@ -808,7 +839,8 @@ def finetune(params: Any, model_name: str, personal: PersonalDataset, mnist_data
 
     opts = options or FinetuneOptions()
     config = finetune_config(model_name, mnist_dataset.name, opts)
-    trainer = Trainer(config, finetune_data(personal, mnist_dataset, opts), initial_params=params)
+    split = personal.split(opts.held_out, opts.seed)
+    trainer = Trainer(config, finetune_data(personal, mnist_dataset, opts, split), initial_params=params)
     if trainer_ready is not None:
         trainer_ready(trainer)
     done = None
@@ -820,7 +852,7 @@ def finetune(params: Any, model_name: str, personal: PersonalDataset, mnist_data
     assert done is not None
     if done.status == "diverged":
         raise MnistDesktopError(f"fine-tuning failed: {done.message}; your model is unchanged")
-    return finish_finetune(model_name, params, done.params, personal, mnist_dataset, opts, status=done.status)
+    return finish_finetune(model_name, params, done.params, personal, mnist_dataset, opts, status=done.status, split=split)
 
 
 # =========================================================================== GUI worker jobs
@@ -913,14 +945,16 @@ def save_finetuned(path: str | Path, model_name: str, params: Any, base_info: Ma
 def finish_finetune_job(active_model: str | None, active_params: Any, *, model_name: str, base_params: Any,
                         tuned_params: Any, personal_dir: str | None, dataset: str, options: Mapping[str, Any],
                         base_info: Mapping[str, Any], config: Mapping[str, Any] | None = None,
-                        models_dir: str | None = None, status: str = "completed") -> dict[str, Any]:
+                        models_dir: str | None = None, status: str = "completed",
+                        train_ids: Sequence[str] | None = None, held_out_ids: Sequence[str] = ()) -> dict[str, Any]:
     """After the worker's fine-tune run: guard + blend, before/after report, save as a new model."""
     from .datasets import load_dataset
 
     opts = FinetuneOptions.from_dict(options)
     personal = PersonalDataset.load(personal_dir)
+    split = None if train_ids is None else Split.of(personal, train_ids, held_out_ids)
     mnist = load_dataset(dataset)
-    final, report = finish_finetune(model_name, base_params, tuned_params, personal, mnist, opts, status=status)
+    final, report = finish_finetune(model_name, base_params, tuned_params, personal, mnist, opts, status=status, split=split)
     path = save_finetuned(finetuned_model_path(str(base_info.get("name") or model_name), models_dir),
                           model_name, final, base_info, report, opts, config)
     return {"report": report, "path": str(path), "params": final, "model_name": model_name}

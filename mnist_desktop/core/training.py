@@ -209,16 +209,40 @@ def _all_finite(tree: Any) -> jnp.ndarray:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
 
 
-def make_train_step(model_name: str, tx: optax.GradientTransformation, augment: bool, label_smoothing: float = 0.0) -> Callable:
+def data_parallel_mesh(batch_size: int) -> jax.sharding.Mesh | None:
+    """A 1-D mesh over all local devices when there are several and the batch splits evenly.
+
+    Data parallelism the SPMD way: params and data are replicated, each batch is
+    constrained to be split along the mesh axis, and XLA inserts the gradient
+    all-reduce. Results match one device up to float rounding.
+    """
+    devices = jax.local_devices()
+    if len(devices) < 2 or batch_size % len(devices):
+        return None
+    return jax.sharding.Mesh(np.array(devices), ("batch",))
+
+
+def make_train_step(
+    model_name: str,
+    tx: optax.GradientTransformation,
+    augment: bool,
+    label_smoothing: float = 0.0,
+    mesh: jax.sharding.Mesh | None = None,
+) -> Callable:
     """Jitted step: gather batch by index, (augment), update; refuse non-finite updates.
 
     A non-finite loss or parameter leaves the old parameters in place, so after
-    divergence the trainer still holds the last finite weights.
+    divergence the trainer still holds the last finite weights. With a ``mesh``
+    the batch is sharded across its devices (see :func:`data_parallel_mesh`).
     """
     apply = transformed(model_name).apply
+    split = None if mesh is None else jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
 
     def step(params, opt_state, images, labels, index, key):
         x, y = images[index], labels[index]
+        if split is not None:
+            x = jax.lax.with_sharding_constraint(x, split)
+            y = jax.lax.with_sharding_constraint(y, split)
         if augment:
             x = augment_batch(key, x)
 
@@ -301,13 +325,17 @@ class Trainer:
         key = jax.random.PRNGKey(cfg.seed)
 
         params = self._initial_params if self._initial_params is not None else init_params(cfg.model, cfg.seed)
-        self.params = jax.tree_util.tree_map(jnp.array, params)  # own copy: it gets donated
+        mesh = data_parallel_mesh(cfg.batch_size)
+        self.devices = 1 if mesh is None else mesh.size
+        place = jax.device_put if mesh is None else (
+            lambda x: jax.device_put(x, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())))
+        self.params = jax.tree_util.tree_map(lambda a: place(jnp.array(a)), params)  # own copy: it gets donated
         tx, schedule = make_optimizer(cfg, self.total_steps)
         opt_state = jax.jit(tx.init)(self.params)
-        step_fn = make_train_step(cfg.model, tx, cfg.augment, cfg.label_smoothing)
+        step_fn = make_train_step(cfg.model, tx, cfg.augment, cfg.label_smoothing, mesh)
 
-        images = jax.device_put(np.asarray(data.train_x, np.float32))
-        labels = jax.device_put(np.asarray(data.train_y, np.int32))
+        images = place(np.asarray(data.train_x, np.float32))
+        labels = place(np.asarray(data.train_y, np.int32))
         val_dev = jax.device_put(pad_to_multiple(np.asarray(data.val_x, np.float32), EVAL_BATCH)) if len(data.val_x) else None
         test_dev = jax.device_put(pad_to_multiple(np.asarray(data.test_x, np.float32), EVAL_BATCH)) if len(data.test_x) else None
 
@@ -343,7 +371,9 @@ class Trainer:
             for i in range(steps_this_epoch):
                 if not self._resume.is_set():
                     t_pause = time.perf_counter()
-                    self._resume.wait()
+                    while not self._resume.wait(0.05):
+                        if self.between_steps is not None:  # keep answering the canvas while paused
+                            self.between_steps()
                     paused_total += time.perf_counter() - t_pause
                 if self._cancel.is_set():
                     status, message = "stopped", f"stopped by the user at step {step} of {self.total_steps}"

@@ -253,6 +253,8 @@ class MainWindow(QMainWindow):
 
     def _update_prediction(self) -> None:
         self._throttle.stop()
+        if self._closing:  # the worker is (being) shut down
+            return
         self.model_input = to_model_input(self.canvas.to_array()) if not self.canvas.is_empty() else None
         self.input_view.set_image(self.model_input)
         if self.model_input is None:
@@ -376,6 +378,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._closing = True
+        self._throttle.stop()
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("canvas/brush", self.canvas.brush_width())

@@ -257,6 +257,7 @@ class PersonalPanel(QWidget):
         self._mnist_value: float | None = None
         self.record = RunRecord(number=1, config={})  # the fine-tune's curves, drawn by the chart
         self.last_report: FinetuneReport | None = None
+        self._last_options = FinetuneOptions()
         self.tuned_path: str | None = None
         self._measure_timer = QTimer(self, singleShot=True, interval=MEASURE_DELAY_MS)
         self._measure_timer.timeout.connect(lambda: self.measure(include_mnist=False))
@@ -1023,7 +1024,10 @@ class PersonalPanel(QWidget):
         active = self.window.active
         dataset_name = replay_dataset_name()
         config = finetune_config(active["model_name"], dataset_name, options).to_dict()
-        self._ft = {
+        # fix the split now: drawings added during the run must not count as trained on or held out
+        split = self.dataset.split(options.held_out, options.seed)
+        ids = {"train_ids": list(split.train_ids), "held_out_ids": list(split.held_out_ids)}
+        self._ft = {"ids": ids,
             "model_name": active["model_name"], "base_params": active["params"], "options": options,
             "config": config, "dataset": dataset_name,
             "base_info": {k: active.get(k) for k in ("name", "path", "metadata", "dataset", "class_names")},
@@ -1036,12 +1040,11 @@ class PersonalPanel(QWidget):
         self.tune_progress.setRange(0, 0)
         self.report_box.setVisible(False)
         self.use_tuned_button.setVisible(False)
-        split = self.dataset.split(options.held_out, options.seed)
         self.tune_status.setText(f"Preparing: {len(split.train_ids)} of your drawings to learn from, "
                                  f"{len(split.held_out_ids)} held out to measure…")
         self._update_buttons()
         self.worker.trainRequested.emit(config, "", "active", {"builder": BUILDER, "personal_dir": str(self.dataset.root),
-                                                                **options.to_dict()})
+                                                                **options.to_dict(), **ids})
         return True
 
     def stop_finetune(self) -> None:
@@ -1103,10 +1106,12 @@ class PersonalPanel(QWidget):
         self.worker.jobRequested.emit("personal-finish", FINISH_JOB, {
             "model_name": ft["model_name"], "base_params": ft["base_params"], "tuned_params": result["params"],
             "personal_dir": str(self.dataset.root), "dataset": ft["dataset"], "options": ft["options"].to_dict(),
-            "base_info": ft["base_info"], "config": ft["config"], "status": status,
+            "base_info": ft["base_info"], "config": ft["config"], "status": status, **ft["ids"],
         })
 
     def _on_finetune_done(self, result: Any) -> None:
+        if self._ft is not None:
+            self._last_options = self._ft["options"]
         self._ft_state, self._ft = "idle", None
         self.tune_progress.setVisible(False)
         if not isinstance(result, dict) or "error" in result:
@@ -1145,8 +1150,11 @@ class PersonalPanel(QWidget):
         mnist_label.setText("MNIST test" if report.mnist_dataset == "mnist" else "MNIST test (subset)")
         self.report_box.setVisible(True)
         notes = [f"Learned from {report.n_train} of your drawings; measured on {report.n_held_out} it never saw."]
-        if report.blend < 1.0:
-            notes.append(f"To keep MNIST from slipping, {report.blend:.0%} of the change was kept.")
+        usual = self._last_options.blend
+        if report.blend < usual:
+            notes.append(f"MNIST slipped, so only {report.blend:.0%} of the change was kept (usually {usual:.0%}).")
+        elif report.blend < 1.0:
+            notes.append(f"It keeps {report.blend:.0%} of the change, blended with the original to protect MNIST.")
         if report.mnist_drop > 0.003:
             notes.append(f"MNIST test fell {report.mnist_drop * 100:.1f} points — more than the 0.3 allowed; "
                          "try more drawings or fewer epochs.")

@@ -100,7 +100,7 @@ class TrainingForm(QGroupBox):
         self.errors: dict[str, str] = {"model": "loading models…"}
         self._ready = False
         self._filling = False
-        self._hidden: dict[str, Any] = {"weight_decay": 0.0}  # recipe values the form doesn't show
+        self._hidden: dict[str, Any] = {}  # recipe values the form doesn't show (weight decay, label smoothing…)
         self._build()
         self.refresh_dataset_status()
 
@@ -177,24 +177,29 @@ class TrainingForm(QGroupBox):
         def label(text: str, key: str) -> QLabel:
             lab = QLabel(text)
             lab.setBuddy(self.fields[key])
+            # level with its field even when a reason shows under the field
+            lab.setMinimumHeight(self.fields[key].sizeHint().height())
+            lab.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
             return lab
 
-        grid.addWidget(label("&Dataset", "dataset"), 0, 0)
+        top = Qt.AlignmentFlag.AlignTop
+
+        grid.addWidget(label("&Dataset", "dataset"), 0, 0, top)
         grid.addWidget(cell("dataset"), 0, 1, 1, 3)
         grid.addWidget(self.dataset_status_label, 1, 1, 1, 3)
-        grid.addWidget(label("&Model", "model"), 2, 0)
+        grid.addWidget(label("&Model", "model"), 2, 0, top)
         grid.addWidget(cell("model"), 2, 1, 1, 3)
         pairs = (("&Optimizer", "optimizer", "Sc&hedule", "schedule"),
                  ("&Learning rate", "learning_rate", "&Batch size", "batch_size"),
                  ("&Epochs", "epochs", "&Validation split", "validation_split"))
         for row, (text_a, key_a, text_b, key_b) in enumerate(pairs, start=3):
-            grid.addWidget(label(text_a, key_a), row, 0)
-            grid.addWidget(cell(key_a), row, 1)
-            grid.addWidget(label(text_b, key_b), row, 2)
-            grid.addWidget(cell(key_b), row, 3)
-        grid.addWidget(label("S&eed", "seed"), 6, 0)
-        grid.addWidget(cell("seed"), 6, 1)
-        grid.addWidget(cell("augment"), 6, 2, 1, 2)
+            grid.addWidget(label(text_a, key_a), row, 0, top)
+            grid.addWidget(cell(key_a), row, 1, top)
+            grid.addWidget(label(text_b, key_b), row, 2, top)
+            grid.addWidget(cell(key_b), row, 3, top)
+        grid.addWidget(label("S&eed", "seed"), 6, 0, top)
+        grid.addWidget(cell("seed"), 6, 1, top)
+        grid.addWidget(cell("augment"), 6, 2, 1, 2, top)
         self.other_error_label = QLabel()  # errors for settings the form does not show
         self.other_error_label.setObjectName("error-other")
         self.other_error_label.setWordWrap(True)
@@ -244,8 +249,7 @@ class TrainingForm(QGroupBox):
                     edit.setText(f"{value:g}" if isinstance(value, float) else str(value))
             if "augment" in config:
                 self.augment_check.setChecked(bool(config["augment"]))
-            if "weight_decay" in config:
-                self._hidden["weight_decay"] = config["weight_decay"]
+            self._hidden.update({k: v for k, v in config.items() if k not in self.fields})
         finally:
             self._filling = False
         self.refresh_dataset_status()
@@ -256,11 +260,12 @@ class TrainingForm(QGroupBox):
         if not self._ready:
             return None, {"model": "loading models…"}
         errors: dict[str, str] = {}
-        values: dict[str, Any] = {
+        values: dict[str, Any] = dict(self._hidden)
+        values.update({
             "model": self.model_combo.currentData(), "dataset": self.dataset_combo.currentData(),
             "optimizer": self.optimizer_combo.currentData(), "schedule": self.schedule_combo.currentData(),
-            "augment": self.augment_check.isChecked(), "weight_decay": self._hidden["weight_decay"],
-        }
+            "augment": self.augment_check.isChecked(),
+        })
         for key, kind in NUMBER_FIELDS.items():
             try:
                 values[key] = parse_number(self.edits[key].text(), kind)
@@ -274,10 +279,11 @@ class TrainingForm(QGroupBox):
         n_train = train_size(values["dataset"])
         values["log_every"] = log_every_for(steps_for(values, n_train))
         try:
-            TrainConfig.from_dict(values).validate(n_train=n_train)
+            config = TrainConfig.from_dict(values)
+            config.validate(n_train=n_train)
         except ConfigError as err:
             return None, {err.field: err.reason}
-        return values, {}
+        return config.to_dict(), {}  # complete: the worker's echo of it compares equal
 
     def revalidate(self) -> None:
         """Highlight each bad field with its reason beside it; then tell the panel."""

@@ -222,7 +222,7 @@ class TrainingPanel(QWidget):
         self._set_state("stopping")
 
     def use_settings(self, record: RunRecord) -> None:
-        if self.state in ("idle", "waiting"):
+        if self.state == "idle":  # the form is locked while a run uses it
             self.form.fill(record.config)
 
     def use_model(self, record: RunRecord) -> None:
@@ -235,7 +235,11 @@ class TrainingPanel(QWidget):
 
     # ------------------------------------------------------------------ worker events
     def _is_mine(self, payload: dict[str, Any]) -> bool:
-        return self.run is not None and self.state in ACTIVE_STATES and payload.get("config") == self.run.config
+        """Whether a worker event belongs to this panel's run (another panel may train too)."""
+        if self.run is None or self.state not in ACTIVE_STATES:
+            return False
+        echoed = payload.get("config") or {}
+        return all(echoed.get(key) == value for key, value in self.run.config.items())
 
     def _on_started(self, info: dict[str, Any]) -> None:
         if not self._worker_alive():
@@ -275,8 +279,7 @@ class TrainingPanel(QWidget):
         prefix = "Paused · " if self.state == "paused" else ""
         self.progress.setFormat(f"{prefix}Epoch {event['epoch']}/{event['epochs']} · step {step:,}/{total:,}")
         self.rate_label.setText(f"ETA {format_duration(event['eta'])} · {event['samples_per_sec']:,.0f} samples/s · "
-                                f"elapsed {format_duration(event['elapsed'])} · "
-                                f"train accuracy {event['train_accuracy']:.1%} · loss {event['loss']:.3f}")
+                                f"elapsed {format_duration(event['elapsed'])}")  # accuracy and loss: the chart
         self.history.update_run(record)
         now = time.monotonic()
         if self.window.model_input is not None and now - self._last_live_prediction >= LIVE_PREDICTION_S:
@@ -343,7 +346,7 @@ class TrainingPanel(QWidget):
             self._set_state("idle")
             return
         self._show_class_names(self.window.active.get("class_names"))  # the active model reads the canvas again
-        self.chart.live_changed()
+        self.chart.flush()
         self.history.update_run(record)
         self._set_state("idle")
         self.form.refresh_dataset_status()  # a download may have made a dataset available

@@ -163,7 +163,7 @@ class Worker(QObject):
 
     def _progress(self, done: int, total: int | None) -> None:
         if self._download_cancel.is_set():
-            raise DownloadCancelled("download cancelled; nothing was saved")
+            raise DownloadCancelled("download cancelled; files already verified are kept, no partial file was left")
         self.downloadProgress.emit(int(done), int(total or 0))
 
     def _build_data(self, config: TrainConfig, data_dir: str, extra: dict):

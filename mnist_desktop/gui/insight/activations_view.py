@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QHideEvent, QResizeEvent, QShowEvent
+from PySide6.QtGui import QColor, QFont, QResizeEvent
 from PySide6.QtWidgets import QBoxLayout, QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from ...core.weights import grid_shape, layer_tiles, ordered_layers
@@ -150,11 +150,18 @@ class ActivationsView(InsightPanel):
         self.rows_layout = QBoxLayout(QBoxLayout.Direction.TopToBottom, self.rows_widget)
         self.rows_layout.setContentsMargins(0, 0, 0, 0)
         self.rows_layout.setSpacing(8)
+        self.rows_layout.addStretch(1)  # stacked: keeps the rows together at the top
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll.setWidget(self.rows_widget)
+        self.note = QLabel("This model has no hidden layers: the picture goes straight to the class scores "
+                           "(the Weights tab shows the template each score is computed with).")
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: palette(placeholder-text);")
+        self.note.hide()
         self.body.addWidget(self.placeholder)
+        self.body.addWidget(self.note)
         self.body.addWidget(self.scroll, 1)
         self.scroll.hide()
         self.rows: dict[str, _LayerRow] = {}
@@ -183,6 +190,7 @@ class ActivationsView(InsightPanel):
             self._pending = None
             self.activations = {}
             self.scroll.hide()
+            self.note.hide()
             self.placeholder.show()
             return
         self._pending = {k: np.asarray(v, np.float32) for k, v in activations.items()}
@@ -210,10 +218,11 @@ class ActivationsView(InsightPanel):
             self.rows = {}
             for name in names:
                 row = _LogitsRow(name) if name == "logits" else _LayerRow(name)
-                self.rows_layout.addWidget(row)
+                self.rows_layout.insertWidget(len(self.rows), row)  # before the trailing stretch
                 self.rows[name] = row
         self.activations = acts
         self.placeholder.hide()
+        self.note.setVisible(set(names) <= {"input", "logits"})
         self.scroll.show()
         self._draw_rows()
 
@@ -258,12 +267,6 @@ class ActivationsView(InsightPanel):
         super().resizeEvent(event)
         self._fit_rows()
 
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
+    def on_screen_changed(self, on_screen: bool) -> None:
         if self._window is not None:
-            analysis_demand(self._window).set_wanted("activations", True)
-
-    def hideEvent(self, event: QHideEvent) -> None:
-        super().hideEvent(event)
-        if self._window is not None:
-            analysis_demand(self._window).set_wanted("activations", False)
+            analysis_demand(self._window).set_wanted("activations", on_screen)

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QBuffer, QEvent, QIODevice, QObject, QPointF, QRect, QRectF, QSettings, QSize, Qt, Signal
+from PySide6.QtCore import QBuffer, QEvent, QIODevice, QObject, QPointF, QRect, QRectF, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QFont, QIcon, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
+    QDockWidget,
     QFileDialog,
     QGraphicsRectItem,
     QHBoxLayout,
@@ -127,6 +128,8 @@ class InsightPanel(QWidget):
 
     def __init__(self, explanation: str, parent: QWidget | None = None):
         super().__init__(parent)
+        self._on_screen = False
+        self._dock: QDockWidget | None = None
         self.explanation = QLabel(explanation)
         self.explanation.setWordWrap(True)
         self.explanation.setTextFormat(Qt.TextFormat.PlainText)
@@ -175,6 +178,43 @@ class InsightPanel(QWidget):
             self._fit_explanation()
         return super().eventFilter(watched, event)
 
+    # -- on screen or not --------------------------------------------------------
+    # Qt 6 keeps the docks of unselected tabs "visible" (just moved out of sight), so
+    # show/hide events cannot tell whether a person can see a view. The dock's
+    # visibilityChanged can; views that cost work (analysis, live weights) use this.
+    def is_on_screen(self) -> bool:
+        return self._on_screen
+
+    def on_screen_changed(self, on_screen: bool) -> None:
+        """Override: the view became visible to the person (True) or stopped being (False)."""
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if self._dock is None:
+            parent = self.parentWidget()
+            while parent is not None and not isinstance(parent, QDockWidget):
+                parent = parent.parentWidget()
+            if parent is not None:
+                self._dock = parent
+                parent.visibilityChanged.connect(self._on_dock_visibility)
+        QTimer.singleShot(0, self, self._recheck_on_screen)  # after the dock layout has settled
+
+    def hideEvent(self, event: Any) -> None:
+        super().hideEvent(event)
+        self._set_on_screen(False)
+
+    def _on_dock_visibility(self, visible: bool) -> None:
+        self._set_on_screen(visible and self.isVisible())
+
+    def _recheck_on_screen(self) -> None:
+        self._set_on_screen(self.isVisible() and not self.visibleRegion().isEmpty())
+
+    def _set_on_screen(self, on_screen: bool) -> None:
+        if on_screen != self._on_screen:
+            self._on_screen = on_screen
+            self.on_screen_changed(on_screen)
+
+    # -- export ------------------------------------------------------------------
     def export_png(self, path: str | Path) -> Path:
         """Save the whole panel (explanation included, so the picture explains itself)."""
         return save_widget_png(self, path)
@@ -411,6 +451,14 @@ class AdaptiveSplitter(QSplitter):
         super().resizeEvent(event)
 
 
+def _tick_step(count: int, most: int = 12) -> int:
+    """1, 2, 4, 8, … : the smallest step that leaves at most ``most`` labels on an axis."""
+    step = 1
+    while count / step > most:
+        step *= 2
+    return step
+
+
 class MatrixView(pg.GraphicsLayoutWidget):
     """A matrix as a heat map with labelled axes, optional cell text and colour bar.
 
@@ -477,8 +525,9 @@ class MatrixView(pg.GraphicsLayoutWidget):
                 self.colorbar.setLevels(lo_hi)
         self._shape = (rows, cols)
         left, bottom = self.plot.getAxis("left"), self.plot.getAxis("bottom")
-        left.setTicks([[(r + 0.5, row_ticks[r] if row_ticks else str(r)) for r in range(0, rows, tick_every)]])
-        bottom.setTicks([[(c + 0.5, col_ticks[c] if col_ticks else str(c)) for c in range(0, cols, tick_every)]])
+        row_step, col_step = (max(tick_every, _tick_step(n)) for n in (rows, cols))
+        left.setTicks([[(r + 0.5, row_ticks[r] if row_ticks else str(r)) for r in range(0, rows, row_step)]])
+        bottom.setTicks([[(c + 0.5, col_ticks[c] if col_ticks else str(c)) for c in range(0, cols, col_step)]])
         self.plot.setLabel("left", row_label, color=text_colour(self).name())
         self.plot.setLabel("bottom", col_label, color=text_colour(self).name())
         self.plot.setRange(xRange=(0, cols), yRange=(0, rows), padding=0.01)

@@ -181,9 +181,8 @@ class DatasetBrowser(InsightPanel):
         plot.setMinimumSize(140, 100)
         self._bars: pg.BarGraphItem | None = None
 
-    def showEvent(self, event) -> None:  # noqa: ANN001 - Qt override
-        super().showEvent(event)
-        if not self._started:  # load lazily: a hidden browser costs nothing at start-up
+    def on_screen_changed(self, on_screen: bool) -> None:
+        if on_screen and not self._started:  # load lazily: an unopened browser costs nothing
             self._started = True
             self.load(self.dataset_box.currentData())
 

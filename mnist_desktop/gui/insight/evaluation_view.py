@@ -177,6 +177,8 @@ class EvaluationView(InsightPanel):
 
     def _on_model_changed(self, info: dict) -> None:
         dataset = info.get("dataset")
+        if dataset == "mnist" and dataset_status("mnist") == "not downloaded":
+            dataset = "mnist-subset"  # its test images are MNIST test images, and it is always there
         index = self.dataset_box.findData(dataset)
         if self.result is None and index >= 0:
             self.dataset_box.setCurrentIndex(index)
@@ -311,8 +313,8 @@ class EvaluationView(InsightPanel):
         else:
             self.cell = (int(row), int(col))
             chosen = np.flatnonzero((labels == row) & (preds == col))
-            kind = "correct" if row == col else "mistaken"
-            what = f"True {names[row]}, predicted {names[col]} ({kind}): {len(chosen):,}"
+            kind = "right" if row == col else "wrong"
+            what = f"True {names[row]}, predicted {names[col]} ({kind}): {len(chosen):,} image{'s' * (len(chosen) != 1)}"
         confidence = probs[chosen, preds[chosen]] if len(chosen) else np.zeros(0)
         order = chosen[np.argsort(-confidence, kind="stable")][:GALLERY_LIMIT]
         self.gallery_label.setText(what + (f" — the {GALLERY_LIMIT} most confident shown" if len(chosen) > GALLERY_LIMIT

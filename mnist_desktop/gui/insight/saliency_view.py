@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import QCheckBox, QLabel, QVBoxLayout, QWidget
 
 from ...core import preprocess
@@ -186,14 +185,7 @@ class SaliencyView(InsightPanel):
             # a person who ticked "on canvas" wants it while drawing, even with this tab hidden
             analysis_demand(self._window).set_wanted("saliency", self._shown or self.canvas_box.isChecked())
 
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        self._shown = True
-        self._update_demand()
-        self._apply_overlays()
-
-    def hideEvent(self, event: QHideEvent) -> None:
-        super().hideEvent(event)
-        self._shown = False
+    def on_screen_changed(self, on_screen: bool) -> None:
+        self._shown = on_screen
         self._update_demand()
         self._apply_overlays()

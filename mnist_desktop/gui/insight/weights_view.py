@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QFont, QShowEvent
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QToolButton, QVBoxLayout, QWidget
 
-from ...core.models import MODELS
 from ...core.weights import TileSet, weight_tile_sets
 from .common import AdaptiveSplitter, InsightPanel, MatrixView, MosaicView, sequential_cmap
 
@@ -181,7 +180,7 @@ class _CnnPage(QWidget):
         self.conv1.set_tiles(conv1.tiles, None, (-conv1.limit, conv1.limit), labels=conv1.labels)
         self.conv2_note.setText(conv2.explanation)
         matrix = conv2.tiles[0]
-        self.conv2.set_matrix(matrix, levels=(0.0, conv2.limit), cmap=sequential_cmap(), tick_every=2,
+        self.conv2.set_matrix(matrix, levels=(0.0, conv2.limit), cmap=sequential_cmap(), tick_every=1,
                               row_label=conv2.row_label, col_label=conv2.column_label)
 
 
@@ -206,7 +205,7 @@ class WeightsView(InsightPanel):
         self._timer = QTimer(self, singleShot=True, interval=REFRESH_MS)
         self._timer.timeout.connect(self._render)
         self._pending: tuple[str, Any, list[str] | None] | None = None
-        self._source = ""
+        self.source = ""  # what the weights shown come from, in words ("Active model: …")
         self._training: dict[str, Any] | None = None
         self._step = 0
         self.model_name: str | None = None
@@ -223,15 +222,21 @@ class WeightsView(InsightPanel):
 
     def _on_model_changed(self, info: dict) -> None:
         if info.get("params") is not None and info.get("model_name"):
-            self._source = f"Active model: {info.get('name', '?')} ({info.get('title', info['model_name'])})"
+            self.source = f"Active model: {info.get('name', '?')} ({info.get('title', info['model_name'])})"
             self.show_params(info["model_name"], info["params"], info.get("class_names"))
 
     def _on_params_updated(self, model_name: str, params: Any) -> None:
         if self._training is None:
             return  # the active model's weights also arrive through activeModelChanged
+        from ...core.models import MODELS  # here, not at the top: the window must not wait for JAX
+
         title = MODELS[model_name].title if model_name in MODELS else model_name
-        self._source = f"Live from the training run: {title}, step {self._step:,}"
+        self.source = f"Live from the training run: {title}, step {self._step:,}"
         self.show_params(model_name, params, self._training.get("class_names"))
+
+    def following_training(self) -> bool:
+        """True while a training run's live weights are what this view follows."""
+        return self._training is not None
 
     def _on_train_started(self, info: dict) -> None:
         self._training = info
@@ -246,13 +251,12 @@ class WeightsView(InsightPanel):
     def show_params(self, model_name: str, params: Any, class_names: list[str] | None = None) -> None:
         """Show ``params`` of ``model_name`` (rendered now if visible, else when shown)."""
         self._pending = (model_name, params, list(class_names) if class_names else None)
-        if self.isVisible() and not self._timer.isActive():
+        if self.is_on_screen() and not self._timer.isActive():
             self._timer.start()
 
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        if self._pending is not None:
-            self._render()
+    def on_screen_changed(self, on_screen: bool) -> None:
+        if on_screen and self._pending is not None:
+            self._render()  # what arrived while this tab was not selected
 
     # -- rendering -------------------------------------------------------------
     def refresh_now(self) -> None:
@@ -274,7 +278,7 @@ class WeightsView(InsightPanel):
             return
         self.sets, self.model_name = sets, model_name
         self.set_explanation(OVERVIEW.get(model_name, WAITING))
-        self.source_label.setText(self._source)
+        self.source_label.setText(self.source)
         page = self.pages[model_name]
         page.show_sets(sets)
         self.stack.setCurrentWidget(page)
