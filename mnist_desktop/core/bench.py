@@ -67,21 +67,26 @@ def bench_train(data: Path | None, quick: bool, seeds: list[int]) -> dict[str, A
     """Default recipes through the real CLI: accuracy, train seconds, process seconds, peak RSS."""
     dataset = ["--dataset", "mnist", "--data-dir", str(data)] if data else ["--dataset", "mnist-subset"]
     out: dict[str, Any] = {"dataset": "mnist" if data else "mnist-subset", "runs": []}
-    plan = [("cnn", seed) for seed in seeds] + [("mlp", seeds[0]), ("logreg", seeds[0])]
+    # the timed runs evaluate only at the end; one extra run tracks test accuracy per epoch
+    plan = [("cnn", seed, False) for seed in seeds] + [("mlp", seeds[0], False), ("logreg", seeds[0], False),
+                                                       ("cnn", seeds[0], True)]
     if quick:
-        plan = [("cnn", seeds[0])]
+        plan = [("cnn", seeds[0], False)]
     with tempfile.TemporaryDirectory() as tmp:
-        for model, seed in plan:
+        for model, seed, curve in plan:
             report, wall = _run_json(
                 _app_cmd("train", *dataset, "--model", model, "--seed", str(seed), "--json",
-                         "--out", str(Path(tmp) / f"{model}-{seed}.ckpt")),
+                         *(["--track-test"] if curve else []), "--out", str(Path(tmp) / f"{model}-{seed}.ckpt")),
                 timeout=1800,
             )
+            if curve:
+                out["time_to_accuracy"] = {"model": model, "seed": seed, "curve": report.get("curve")}
+                continue
             out["runs"].append({
                 "model": model, "seed": seed, "epochs": report["epochs"],
                 "test_accuracy": report["test_accuracy"], "train_seconds": report["train_seconds"],
                 "process_seconds": round(wall, 2), "peak_rss_mb": report.get("peak_rss_mb"),
-                "samples_per_s": report.get("samples_per_s"), "curve": report.get("curve"),
+                "samples_per_s": report.get("samples_per_s"),
             })
     return out
 
@@ -139,7 +144,8 @@ def bench_torch(torch_python: str | None, data: Path | None) -> dict[str, Any] |
     if not torch_python or not data or not script.exists():
         return None
     out = {}
-    for model, extra in (("cnn", ["--epochs", "2", "--target", "0.99"]), ("mlp", ["--epochs", "2"])):
+    # cnn: one-cycle over 3 epochs reaches 99 % at epoch 3 (2 epochs stop at ~98.9 %)
+    for model, extra in (("cnn", ["--epochs", "3", "--target", "0.99"]), ("mlp", ["--epochs", "2"])):
         t0 = time.perf_counter()
         proc = subprocess.run([torch_python, str(script), "--data", str(data / "mnist"), "--model", model, *extra],
                               capture_output=True, text=True, timeout=1800)
@@ -162,11 +168,10 @@ def _print_table(report: dict[str, Any]) -> None:
             sps = f"{r['samples_per_s']:,.0f}" if r.get("samples_per_s") else "-"
             print(f"  {r['model']:7} {r['seed']:>4} {r['epochs']:>6} {r['test_accuracy']:>9.2%} {r['train_seconds']:>8.1f} "
                   f"{r['process_seconds']:>9.1f} {sps:>10} {rss:>9}")
-        for r in train["runs"]:
-            if r.get("curve"):
-                pts = ", ".join(f"{p['seconds']:.1f}s→{p['test_accuracy']:.2%}" for p in r["curve"])
-                print(f"  time-to-accuracy {r['model']} seed {r['seed']}: {pts}")
-                break
+        tta = train.get("time_to_accuracy")
+        if tta and tta.get("curve"):
+            pts = ", ".join(f"{p['seconds']:.1f} s → {p['test_accuracy']:.2%}" for p in tta["curve"])
+            print(f"  time-to-accuracy ({tta['model']}, seed {tta['seed']}, test set after each epoch): {pts}")
     inf = report.get("inference")
     if inf:
         print(f"\nSingle-image inference ({inf['model']}, 560×560 canvas → preprocess → forward)")
@@ -206,7 +211,10 @@ def _ratios(report: dict[str, Any]) -> dict[str, float]:
     cnn = [r for r in train["runs"] if r["model"] == "cnn"]
     if cnn and "cnn" in torch:
         t_last = torch["cnn"]["epochs"][-1]
-        ratios["cnn time to ≥ torch's accuracy (torch wall / our train s)"] = t_last["wall_s"] / max(r["train_seconds"] for r in cnn)
+        ours = max(r["train_seconds"] for r in cnn)  # slowest seed, compile included
+        reached = "99 %" if t_last["test_accuracy"] >= 0.99 else f"{t_last['test_accuracy']:.2%}"
+        ratios[f"cnn time to {reached} (torch wall / our slowest train s)"] = t_last["wall_s"] / ours
+        ratios["cnn whole process (torch / our slowest)"] = torch["cnn"]["process_seconds"] / max(r["process_seconds"] for r in cnn)
     mlp = [r for r in train["runs"] if r["model"] == "mlp" and r.get("samples_per_s")]
     if mlp and "mlp" in torch:
         ratios["mlp samples/s (ours / torch)"] = mlp[0]["samples_per_s"] / max(e["samples_per_s"] for e in torch["mlp"]["epochs"])

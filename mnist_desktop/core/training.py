@@ -33,6 +33,9 @@ from .evaluation import EVAL_BATCH, EvalResult, batched_logits, metrics_from_log
 from .models import MODELS, init_params, transformed
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
+#: Steps dispatched ahead of the host reading their loss: enough to keep the
+#: device busy, few enough that Stop and NaN detection land within ~0.1 s.
+MAX_IN_FLIGHT = 8
 SCHEDULES = ("constant", "cosine", "onecycle")
 
 
@@ -205,6 +208,11 @@ def make_optimizer(config: TrainConfig, total_steps: int) -> tuple[optax.Gradien
     return tx, schedule
 
 
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Float [0, 1] images → uint8, as stored on the device (exact for MNIST-born data)."""
+    return np.rint(np.clip(np.asarray(images, np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
 def _all_finite(tree: Any) -> jnp.ndarray:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
 
@@ -228,6 +236,7 @@ def make_train_step(
     augment: bool,
     label_smoothing: float = 0.0,
     mesh: jax.sharding.Mesh | None = None,
+    batch_size: int = 128,
 ) -> Callable:
     """Jitted step: gather batch by index, (augment), update; refuse non-finite updates.
 
@@ -238,13 +247,16 @@ def make_train_step(
     apply = transformed(model_name).apply
     split = None if mesh is None else jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
 
-    def step(params, opt_state, images, labels, index, key):
-        x, y = images[index], labels[index]
+    def step(params, opt_state, images, labels, perm, i, key):
+        index = jax.lax.dynamic_slice_in_dim(perm, i * batch_size, batch_size)
+        # images live on the device as uint8 (4× less memory traffic in the gather)
+        x = images[index].astype(jnp.float32) * (1.0 / 255.0)
+        y = labels[index]
         if split is not None:
             x = jax.lax.with_sharding_constraint(x, split)
             y = jax.lax.with_sharding_constraint(y, split)
         if augment:
-            x = augment_batch(key, x)
+            x = augment_batch(jax.random.fold_in(key, i), x)
 
         def loss_fn(p):
             logits = apply(p, x)
@@ -259,7 +271,9 @@ def make_train_step(
         ok = jnp.isfinite(loss) & _all_finite(new_params)
         keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, old)
         correct = jnp.sum(jnp.argmax(logits, -1) == y)
-        return keep(new_params, params), keep(new_opt_state, opt_state), loss, correct, ok
+        # one small array, so the host reads a step's results in a single transfer
+        stats = jnp.stack([loss, correct.astype(jnp.float32), ok.astype(jnp.float32)])
+        return keep(new_params, params), keep(new_opt_state, opt_state), stats
 
     return jax.jit(step, donate_argnums=(0, 1))
 
@@ -332,9 +346,9 @@ class Trainer:
         self.params = jax.tree_util.tree_map(lambda a: place(jnp.array(a)), params)  # own copy: it gets donated
         tx, schedule = make_optimizer(cfg, self.total_steps)
         opt_state = jax.jit(tx.init)(self.params)
-        step_fn = make_train_step(cfg.model, tx, cfg.augment, cfg.label_smoothing, mesh)
+        step_fn = make_train_step(cfg.model, tx, cfg.augment, cfg.label_smoothing, mesh, cfg.batch_size)
 
-        images = place(np.asarray(data.train_x, np.float32))
+        images = place(to_uint8(data.train_x))
         labels = place(np.asarray(data.train_y, np.int32))
         val_dev = jax.device_put(pad_to_multiple(np.asarray(data.val_x, np.float32), EVAL_BATCH)) if len(data.val_x) else None
         test_dev = jax.device_put(pad_to_multiple(np.asarray(data.test_x, np.float32), EVAL_BATCH)) if len(data.test_x) else None
@@ -353,8 +367,9 @@ class Trainer:
             """Read results of dispatched steps until ≤ limit are in flight."""
             nonlocal window_correct, epoch_correct
             while len(pending) > limit:
-                done_step, loss, correct, ok = pending.popleft()
-                if not bool(ok):
+                done_step, stats = pending.popleft()
+                loss, correct, ok = np.asarray(stats).tolist()
+                if not ok:
                     return f"loss became NaN at step {done_step} (learning rate too high?); kept the last finite parameters"
                 value = float(loss)
                 window_loss.append(value)
@@ -364,7 +379,8 @@ class Trainer:
             return None
 
         for epoch in range(1, self.epochs + 1):
-            perm = rng.permutation(len(data.train_x))
+            perm_dev = place(rng.permutation(len(data.train_x)).astype(np.int32))
+            key, epoch_key = jax.random.split(key)
             epoch_loss.clear()
             epoch_correct = 0
             steps_this_epoch = min(self.steps_per_epoch, self.total_steps - step)
@@ -378,12 +394,10 @@ class Trainer:
                 if self._cancel.is_set():
                     status, message = "stopped", f"stopped by the user at step {step} of {self.total_steps}"
                     break
-                index = jnp.asarray(perm[i * cfg.batch_size:(i + 1) * cfg.batch_size])
-                key, sub = jax.random.split(key)
-                self.params, opt_state, loss, correct, ok = step_fn(self.params, opt_state, images, labels, index, sub)
+                self.params, opt_state, stats = step_fn(self.params, opt_state, images, labels, perm_dev, np.int32(i), epoch_key)
                 step += 1
-                pending.append((step, loss, correct, ok))
-                failure = drain(1)
+                pending.append((step, stats))
+                failure = drain(MAX_IN_FLIGHT)
                 if self.between_steps is not None:
                     self.between_steps()
                 if failure:

@@ -32,8 +32,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QListView,
-    QListWidget,
     QListWidgetItem,
     QMenu,
     QMessageBox,
@@ -60,6 +58,7 @@ from ..core.personal import (
     trained_on_ids,
 )
 from ..core.preprocess import to_model_input
+from .insight.common import thumbnail_grid
 from .run_history import RunRecord, format_duration
 from .training_chart import TrainingChart
 
@@ -271,7 +270,8 @@ class PersonalPanel(QWidget):
         try:
             return PersonalDataset.load(root)
         except MnistDesktopError as err:
-            QTimer.singleShot(0, lambda: self._set_status(f"Could not read your drawings: {err}", error=True))
+            message = f"Could not read your drawings: {err}"  # err is unbound once the except block ends
+            QTimer.singleShot(0, lambda: self._set_status(message, error=True))
             return PersonalDataset(root)
 
     def _build(self) -> None:
@@ -398,13 +398,7 @@ class PersonalPanel(QWidget):
         self.counts_label.setStyleSheet("color: palette(placeholder-text);")
         col.addWidget(self.counts_label)
 
-        self.gallery = QListWidget()
-        self.gallery.setViewMode(QListView.ViewMode.IconMode)
-        self.gallery.setIconSize(QSize(THUMB, THUMB))
-        self.gallery.setGridSize(QSize(THUMB + 14, THUMB + 24))
-        self.gallery.setResizeMode(QListView.ResizeMode.Adjust)
-        self.gallery.setMovement(QListView.Movement.Static)
-        self.gallery.setUniformItemSizes(True)
+        self.gallery = thumbnail_grid(THUMB, QSize(THUMB + 14, THUMB + 24))
         self.gallery.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.gallery.setMinimumHeight(150)
         self.gallery.setToolTip("Select drawings; press a digit key to relabel, Delete to remove")

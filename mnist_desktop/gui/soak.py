@@ -13,7 +13,6 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -42,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-    from PySide6.QtCore import QCoreApplication, QEventLoop, QThread, QTimer
+    from PySide6.QtCore import QCoreApplication, QEventLoop, QThread
 
     from ..core.jax_setup import configure_jax
     from ..core.paths import bundled_model_path

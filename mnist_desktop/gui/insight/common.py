@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
     QGraphicsRectItem,
     QHBoxLayout,
     QLabel,
+    QListView,
+    QListWidget,
     QMessageBox,
     QSizePolicy,
     QSplitter,
@@ -107,6 +109,18 @@ def digit_pixmap(image: np.ndarray, side: int = 56) -> QPixmap:
     qimage = grey_array_to_qimage(values).scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
                                                  Qt.TransformationMode.FastTransformation)
     return QPixmap.fromImage(qimage)
+
+
+def thumbnail_grid(icon_side: int, cell: QSize) -> QListWidget:
+    """A static, wrapping grid of digit thumbnails (galleries, dataset browser)."""
+    grid = QListWidget()
+    grid.setViewMode(QListView.ViewMode.IconMode)
+    grid.setIconSize(QSize(icon_side, icon_side))
+    grid.setGridSize(cell)
+    grid.setResizeMode(QListView.ResizeMode.Adjust)
+    grid.setMovement(QListView.Movement.Static)
+    grid.setUniformItemSizes(True)
+    return grid
 
 
 def digit_icon(image: np.ndarray, side: int = 56) -> QIcon:

@@ -20,8 +20,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
-    QListView,
-    QListWidget,
     QListWidgetItem,
     QToolButton,
     QVBoxLayout,
@@ -31,7 +29,7 @@ from PySide6.QtWidgets import (
 from ...core.datasets import Dataset, available_datasets, dataset_status, load_dataset
 from ...core.errors import MnistDesktopError
 from ...core.weights import class_means
-from .common import AdaptiveSplitter, InsightPanel, MosaicView, digit_icon, grey_cmap, text_colour
+from .common import AdaptiveSplitter, InsightPanel, MosaicView, digit_icon, grey_cmap, text_colour, thumbnail_grid
 
 if TYPE_CHECKING:
     from ..main_window import MainWindow
@@ -124,13 +122,7 @@ class DatasetBrowser(InsightPanel):
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
-        self.grid = QListWidget()
-        self.grid.setViewMode(QListView.ViewMode.IconMode)
-        self.grid.setIconSize(QSize(ICON_SIDE, ICON_SIDE))
-        self.grid.setGridSize(QSize(ICON_SIDE + 22, ICON_SIDE + 22))
-        self.grid.setResizeMode(QListView.ResizeMode.Adjust)
-        self.grid.setMovement(QListView.Movement.Static)
-        self.grid.setUniformItemSizes(True)
+        self.grid = thumbnail_grid(ICON_SIDE, QSize(ICON_SIDE + 22, ICON_SIDE + 22))
         self.grid.itemActivated.connect(self._on_sample_activated)
 
         self.counts_plot = pg.PlotWidget()

@@ -24,8 +24,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
-    QListView,
-    QListWidget,
     QListWidgetItem,
     QPushButton,
     QRadioButton,
@@ -34,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.datasets import available_datasets, dataset_status
-from .common import AdaptiveSplitter, InsightPanel, MatrixView, digit_icon, format_pct, text_colour
+from .common import AdaptiveSplitter, InsightPanel, MatrixView, digit_icon, format_pct, text_colour, thumbnail_grid
 
 if TYPE_CHECKING:
     from ..main_window import MainWindow
@@ -116,13 +114,7 @@ class EvaluationView(InsightPanel):
         self.accuracy_plot: pg.PlotItem = self.matrix.addPlot(row=0, col=2)
         self._setup_accuracy_plot()
         self.gallery_label = QLabel("Mistakes")
-        self.gallery = QListWidget()
-        self.gallery.setViewMode(QListView.ViewMode.IconMode)
-        self.gallery.setIconSize(QSize(ICON_SIDE, ICON_SIDE))
-        self.gallery.setGridSize(QSize(ICON_SIDE + 30, ICON_SIDE + 36))
-        self.gallery.setResizeMode(QListView.ResizeMode.Adjust)
-        self.gallery.setMovement(QListView.Movement.Static)
-        self.gallery.setUniformItemSizes(True)
+        self.gallery = thumbnail_grid(ICON_SIDE, QSize(ICON_SIDE + 30, ICON_SIDE + 36))
         self.gallery.setWordWrap(True)
         self.gallery.itemClicked.connect(self._on_gallery_clicked)
         self.show_mistakes_button = QPushButton("All mistakes")
