@@ -263,14 +263,17 @@ def _area_resize(image: np.ndarray, new: int) -> np.ndarray:
     :func:`_resample_matrix` uses when shrinking.
     """
     h = image.shape[0]
-    # float32 is plenty: the rounding error of a prefix sum over h rows is
-    # ~h * 6e-8, and the difference is multiplied by new / h <= 20 / h.
-    cumulative = np.zeros((h + 1,) + image.shape[1:], dtype=np.float32)
-    np.cumsum(image, axis=0, out=cumulative[1:])
+    # Whole rows between boundaries are summed with reduceat (row additions,
+    # vectorised along the width; a prefix sum over a big crop is ~10x slower
+    # in numpy), then the rows cut by each boundary add their fractional part.
     bounds = np.arange(new + 1) * (h / new)
-    whole = np.minimum(bounds.astype(np.int64), h - 1)
-    integral = cumulative[whole] + (bounds - whole).astype(np.float32)[:, None] * image[whole]
-    return (integral[1:] - integral[:-1]) * np.float32(new / h)
+    whole = np.floor(bounds).astype(np.int64)
+    whole[-1] = h  # the last boundary is the end exactly (no float round-off)
+    frac = (bounds - whole).astype(np.float32)
+    frac[-1] = 0.0
+    sums = np.add.reduceat(image, whole[:-1], axis=0)  # rows [whole_k, whole_k+1); indices strictly increase when shrinking
+    edge = frac[:, None] * image[np.minimum(whole, h - 1)]
+    return (sums + edge[1:] - edge[:-1]) * np.float32(new / h)
 
 
 def _box_sizes(lengths: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ RSS after warm-up and at the end, thread count and open file descriptors.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -90,15 +91,20 @@ def main(argv: list[str] | None = None) -> int:
         cycle(i)
     for i in range(warm_preds):
         predict(i)
+    gc.collect()
     baseline = {"rss": rss_mb(), "threads": thread_count(), "fds": fd_count()}
+    trace: list[float] = []
     for i in range(warm_cycles, args.cycles):
         cycle(i)
+        if i % 20 == 0:
+            trace.append(round(rss_mb()))
         # interleave predictions with cycles, as a person drawing between runs
         for j in range((args.predictions - warm_preds) // max(1, args.cycles - warm_cycles)):
             predict(j)
     remaining = args.predictions - state["predictions"]
     for i in range(max(0, remaining)):
         predict(i)
+    gc.collect()
     end = {"rss": rss_mb(), "threads": thread_count(), "fds": fd_count()}
     worker.stop_training()
     thread.quit()
@@ -108,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         "rss_after_warmup_mb": round(baseline["rss"], 1), "rss_end_mb": round(end["rss"], 1),
         "rss_growth_mb": round(end["rss"] - baseline["rss"], 1),
         "threads_start": baseline["threads"], "threads_end": end["threads"],
-        "fds_start": baseline["fds"], "fds_end": end["fds"], "model": args.model,
+        "fds_start": baseline["fds"], "fds_end": end["fds"], "model": args.model, "rss_trace_mb": trace,
     }))
     return 0
 
