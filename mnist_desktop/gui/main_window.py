@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QSlider,
+    QTabBar,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -375,6 +376,16 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window/state")
         if isinstance(state, QByteArray):
             self.restoreState(state)
+        self.tabifiedDockWidgetActivated.connect(lambda _dock: self._unelide_dock_tabs())
+        QTimer.singleShot(0, self._unelide_dock_tabs)
+
+    def _unelide_dock_tabs(self) -> None:
+        """Tabified docks get a tab bar that elides titles to "Tr…", "W…"; show whole
+        titles and scroll arrows instead (Qt creates these bars lazily)."""
+        for bar in self.findChildren(QTabBar):
+            if bar.parent() is self:
+                bar.setElideMode(Qt.TextElideMode.ElideNone)
+                bar.setUsesScrollButtons(True)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._closing = True

@@ -78,6 +78,7 @@ class Worker(QObject):
         self._lock = threading.Lock()
         self._pending: np.ndarray | None = None
         self._last_image: np.ndarray | None = None
+        self._data_cache: tuple[tuple, Any] | None = None  # (key, TrainData) of the last run
         self._has_pending = False
         self._want_analysis = False
         self._trainer: Trainer | None = None
@@ -205,7 +206,13 @@ class Worker(QObject):
         if builder:
             module, func = builder.split(":")
             return dataset, getattr(importlib.import_module(module), func)(dataset, config, extra)
-        return dataset, train_data_from(dataset, config.validation_split, config.seed)
+        # Re-runs on the same data reuse the arrays: converting 60,000 images anew
+        # each run costs time and, over hundreds of runs, fragments the heap.
+        key = (dataset.source, dataset.name, config.validation_split, config.seed)
+        if self._data_cache is None or self._data_cache[0] != key:
+            self._data_cache = None  # free the old arrays before making new ones
+            self._data_cache = (key, train_data_from(dataset, config.validation_split, config.seed))
+        return dataset, self._data_cache[1]
 
     @Slot(str, str, object)
     def _run_job(self, tag: str, target: str, kwargs: Any) -> None:
