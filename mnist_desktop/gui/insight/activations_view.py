@@ -22,7 +22,7 @@ from PySide6.QtGui import QColor, QFont, QResizeEvent
 from PySide6.QtWidgets import QBoxLayout, QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from ...core.weights import grid_shape, layer_tiles, ordered_layers
-from .common import InsightPanel, MosaicView, analysis_demand, grey_cmap, sequential_cmap, text_colour
+from .common import InsightPanel, MosaicView, analysis_demand, grey_cmap, sequential_cmap, text_colour, make_static
 
 if TYPE_CHECKING:
     from ..main_window import MainWindow
@@ -101,13 +101,7 @@ class _LogitsRow(_LayerRow):
     def _make_view(self) -> QWidget:
         plot = pg.PlotWidget()
         plot.setBackground(self.palette().color(self.backgroundRole()))
-        fg = text_colour(self)
-        for side in ("left", "bottom"):
-            plot.getAxis(side).setPen(pg.mkPen(fg))
-            plot.getAxis(side).setTextPen(pg.mkPen(fg))
-        plot.setMenuEnabled(False)
-        plot.setMouseEnabled(False, False)
-        plot.hideButtons()
+        make_static(plot, text_colour(self))
         plot.invertY(True)
         plot.setMinimumSize(120, 120)
         self._bars: pg.BarGraphItem | None = None

@@ -258,6 +258,15 @@ def _style_axis(axis: pg.AxisItem, colour: QColor) -> None:
     axis.setTextPen(pg.mkPen(colour))
 
 
+def make_static(plot: pg.PlotItem | pg.PlotWidget, colour: QColor) -> None:
+    """A plot to look at, not to explore: themed axes, no context menu, pan/zoom or buttons."""
+    for name in ("left", "bottom"):
+        _style_axis(plot.getAxis(name), colour)
+    plot.setMenuEnabled(False)
+    plot.setMouseEnabled(False, False)
+    plot.hideButtons()
+
+
 class MosaicView(pg.GraphicsLayoutWidget):
     """Many same-sized tiles as one image, with optional labels and colour bar.
 
@@ -487,13 +496,9 @@ class MatrixView(pg.GraphicsLayoutWidget):
         self.setBackground(self.palette().color(QPalette.ColorRole.Window))
         fg = text_colour(self)
         self.plot = self.addPlot(row=0, col=0)
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(False, False)
-        self.plot.hideButtons()
+        make_static(self.plot, fg)
         self.plot.invertY(True)
         self.plot.setAspectLocked(True)
-        for name in ("left", "bottom"):
-            _style_axis(self.plot.getAxis(name), fg)
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image_item)
         self.colorbar: pg.ColorBarItem | None = None

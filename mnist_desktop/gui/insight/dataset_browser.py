@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from ...core.datasets import Dataset, available_datasets, dataset_status, load_dataset
 from ...core.errors import MnistDesktopError
 from ...core.weights import class_means
-from .common import AdaptiveSplitter, InsightPanel, MosaicView, digit_icon, grey_cmap, text_colour, thumbnail_grid
+from .common import AdaptiveSplitter, InsightPanel, MosaicView, digit_icon, grey_cmap, text_colour, thumbnail_grid, make_static
 
 if TYPE_CHECKING:
     from ..main_window import MainWindow
@@ -163,12 +163,7 @@ class DatasetBrowser(InsightPanel):
         plot = self.counts_plot
         plot.setBackground(self.palette().color(self.backgroundRole()))
         fg = text_colour(self)
-        for name in ("left", "bottom"):
-            plot.getAxis(name).setPen(pg.mkPen(fg))
-            plot.getAxis(name).setTextPen(pg.mkPen(fg))
-        plot.setMenuEnabled(False)
-        plot.setMouseEnabled(False, False)
-        plot.hideButtons()
+        make_static(plot, fg)
         plot.setTitle("Images per class", color=fg.name())
         plot.setMinimumSize(140, 100)
         self._bars: pg.BarGraphItem | None = None

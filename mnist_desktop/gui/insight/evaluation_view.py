@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.datasets import available_datasets, dataset_status
-from .common import AdaptiveSplitter, InsightPanel, MatrixView, digit_icon, format_pct, text_colour, thumbnail_grid
+from .common import AdaptiveSplitter, InsightPanel, MatrixView, digit_icon, format_pct, text_colour, thumbnail_grid, make_static
 
 if TYPE_CHECKING:
     from ..main_window import MainWindow
@@ -142,14 +142,8 @@ class EvaluationView(InsightPanel):
     def _setup_accuracy_plot(self) -> None:
         plot = self.accuracy_plot
         fg = text_colour(self)
-        for name in ("left", "bottom"):
-            axis = plot.getAxis(name)
-            axis.setPen(pg.mkPen(fg))
-            axis.setTextPen(pg.mkPen(fg))
+        make_static(plot, fg)
         plot.getAxis("left").setStyle(showValues=False)
-        plot.setMenuEnabled(False)
-        plot.setMouseEnabled(False, False)
-        plot.hideButtons()
         plot.invertY(True)  # row 0 on top, like the matrix
         plot.setYLink(self.matrix.plot)  # bars stay level with their rows whatever the size
         plot.setLabel("bottom", "accuracy %", color=fg.name())  # no title: it would shift the rows
