@@ -30,3 +30,16 @@ def shared_data_dir() -> Path:
     if not (SHARED_DATA / "mnist" / "train-images-idx3-ubyte.gz").exists():
         pytest.skip(f"full datasets not found at {SHARED_DATA} (fresh clone without ../shared/data)")
     return SHARED_DATA
+
+
+def object_array_npy() -> bytes:
+    """A ``.npy`` file declaring an object (pickled) array, built by hand so the test
+    suite itself never pickles: loaders must refuse it before reading the payload."""
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "|O", "fortran_order": False, "shape": (1,)})
+    buf.write(b"\x80\x04payload-that-must-never-be-unpickled.")
+    return buf.getvalue()

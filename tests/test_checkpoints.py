@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import object_array_npy
 from mnist_desktop.core.checkpoints import load_checkpoint, save_checkpoint
 from mnist_desktop.core.errors import CheckpointError
 from mnist_desktop.core.models import init_params
@@ -82,9 +83,7 @@ def test_wrong_shape_and_nan_are_refused(tmp_path, cnn_params):
 
 def test_pickled_object_arrays_are_refused(tmp_path, cnn_params):
     good = save_checkpoint(tmp_path / "good.ckpt", "cnn", cnn_params)
-    buf = io.BytesIO()
-    np.save(buf, np.array([{"evil": 1}], dtype=object), allow_pickle=True)  # noqa: the attack under test
-    rewrite(good, tmp_path / "pickle.ckpt", replace={"params/conv1/b.npy": buf.getvalue()})
+    rewrite(good, tmp_path / "pickle.ckpt", replace={"params/conv1/b.npy": object_array_npy()})
     with pytest.raises(CheckpointError, match="not a valid array"):
         load_checkpoint(tmp_path / "pickle.ckpt")
 

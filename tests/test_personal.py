@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from conftest import object_array_npy
 import pytest
 from PIL import Image
 
@@ -168,8 +169,7 @@ def test_load_skips_broken_rows_and_files_and_says_why(tmp_path):
     ds.input_path(a).write_bytes(b"not an npy")
     ds.drawing_path(b).unlink()
     # an object array would need pickle to load: it must be refused, never unpickled
-    with ds.input_path(c).open("wb") as handle:
-        np.save(handle, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    ds.input_path(c).write_bytes(object_array_npy())
     with (tmp_path / "labels.csv").open("a") as handle:
         handle.write("../../etc/passwd,1,example,,\n")
         handle.write(f"{ds.ids()[3]},1,example,,\n")  # listed twice
