@@ -14,6 +14,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 _session_tmp = Path(tempfile.mkdtemp(prefix="mnist-desktop-tests-"))
 os.environ["MNIST_DESKTOP_CACHE"] = str(_session_tmp / "cache")
 os.environ["MNIST_DESKTOP_HOME"] = str(_session_tmp / "home")
+os.environ["XDG_CONFIG_HOME"] = str(_session_tmp / "config")  # QSettings: window layout, last model, ...
 os.environ.pop("MNIST_DESKTOP_DATA", None)
 # ... but share the JAX compilation cache so repeated runs compile less.
 os.environ.setdefault(
