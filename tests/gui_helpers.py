@@ -64,3 +64,30 @@ def canvas_point(canvas: QWidget, fx: float, fy: float) -> QPointF:
     """
     rect = canvas.canvas_rect() if hasattr(canvas, "canvas_rect") else QRectF(canvas.rect())
     return QPointF(rect.left() + fx * rect.width(), rect.top() + fy * rect.height())
+
+
+def open_main_window(qtbot, monkeypatch, tmp_path, *, keep_docks: tuple[str, ...] | None = None,
+                     size: tuple[int, int] = (1280, 800)):
+    """The main window as a person sees it after launch: worker started, bundled model active.
+
+    Settings live in ``tmp_path`` (a test must not inherit another's window
+    layout or last model); ``keep_docks`` limits which panels are built.
+    """
+    from PySide6.QtCore import QCoreApplication, QSettings
+
+    from mnist_desktop.core.paths import bundled_model_path
+    from mnist_desktop.gui import docks
+    from mnist_desktop.gui.main_window import MainWindow
+
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    QCoreApplication.setOrganizationName("mnist-desktop-tests")
+    if keep_docks is not None:
+        monkeypatch.setattr(docks, "DOCKS", [entry for entry in docks.DOCKS if entry[0] in keep_docks])
+    window = MainWindow(initial_model=bundled_model_path())
+    qtbot.addWidget(window)
+    window.resize(*size)
+    window.show()
+    window.start_worker()
+    qtbot.waitUntil(lambda: bool(window.active), timeout=60_000)
+    return window

@@ -7,25 +7,19 @@ import pytest
 from PIL import Image
 from PySide6.QtWidgets import QMessageBox
 
-from gui_helpers import canvas_point, drag
+from gui_helpers import canvas_point, drag, open_main_window
 from mnist_desktop.core.datasets import load_dataset
 from mnist_desktop.core.paths import bundled_model_path
-from mnist_desktop.gui.main_window import MainWindow
 
 pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def window(qtbot, monkeypatch):
+def window(qtbot, monkeypatch, tmp_path):
     warnings: list[tuple[str, str]] = []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a, **k: warnings.append((title, text)))
-    win = MainWindow()
+    win = open_main_window(qtbot, monkeypatch, tmp_path, size=(1000, 700))
     win.warnings = warnings
-    qtbot.addWidget(win)
-    win.resize(1000, 700)
-    win.show()
-    win.start_worker()
-    qtbot.waitUntil(lambda: bool(win.active), timeout=30_000)
     yield win
     win.close()
 

@@ -6,14 +6,12 @@ import re
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QCoreApplication, QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from gui_helpers import canvas_point, drag
+from gui_helpers import canvas_point, drag, open_main_window
 from mnist_desktop.core.paths import bundled_model_path
 from mnist_desktop.core.personal import FinetuneOptions, PersonalDataset
-from mnist_desktop.gui import docks
-from mnist_desktop.gui.main_window import MainWindow
 from test_personal import fill
 
 pytestmark = pytest.mark.gui
@@ -28,18 +26,9 @@ def window(qtbot, monkeypatch, tmp_path):
     Settings and the user folder are per test: "Use the tuned model" must not
     leave a last-used model behind for other tests.
     """
-    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
-    QCoreApplication.setOrganizationName("mnist-desktop-tests")
     monkeypatch.setenv("MNIST_DESKTOP_HOME", str(tmp_path / "home"))  # a fresh personal set per test
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: None)
-    monkeypatch.setattr(docks, "DOCKS", [entry for entry in docks.DOCKS if entry[0] in ("training", "personal")])
-    win = MainWindow(initial_model=bundled_model_path())
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    win.start_worker()
-    qtbot.waitUntil(lambda: bool(win.active), timeout=30_000)
+    win = open_main_window(qtbot, monkeypatch, tmp_path, keep_docks=("training", "personal"), size=(1200, 800))
     win.docks["personal"].raise_()
     yield win
     win.close()

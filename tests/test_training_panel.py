@@ -11,10 +11,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QLineEdit
 
-from mnist_desktop.core.paths import bundled_model_path
+from gui_helpers import open_main_window
 from mnist_desktop.gui import docks
 from mnist_desktop.gui.main_window import MainWindow
 from mnist_desktop.gui.training_panel import TrainingPanel
@@ -27,17 +27,7 @@ RUN_TIMEOUT_MS = 90_000  # generous: the CPU is shared; a hang still fails
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch) -> MainWindow:
     """The main window with only the training dock, its worker started and the default model loaded."""
-    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
-    QCoreApplication.setOrganizationName("mnist-desktop-tests")
-    monkeypatch.setattr(docks, "DOCKS", [entry for entry in docks.DOCKS if entry[0] == "training"])
-    w = MainWindow(initial_model=bundled_model_path())
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    w.start_worker()
-    qtbot.waitUntil(lambda: bool(w.active), timeout=60_000)
-    return w
+    return open_main_window(qtbot, monkeypatch, tmp_path, keep_docks=("training",))
 
 
 def panel_of(window: MainWindow) -> TrainingPanel:

@@ -59,10 +59,10 @@ def to_model_input(image: np.ndarray) -> np.ndarray | None:
     grey = _to_grey(np.asarray(image))
     if grey is None:
         return None
-    crop = _ink_crop(grey)
-    if crop is None:
+    found = _ink_crop(grey)
+    if found is None:
         return None
-    return _normalise_box(crop)
+    return _normalise_box(found[1])
 
 
 def load_image(path: str | os.PathLike) -> np.ndarray:
@@ -203,8 +203,31 @@ def _composite(grey: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0, out=out)
 
 
-def _ink_crop(grey: np.ndarray) -> np.ndarray | None:
-    """The ink's bounding box as an ink map in [0, 1] (background 0), or None if no ink.
+def ink_box(image: np.ndarray) -> tuple[slice, slice] | None:
+    """The (rows, columns) of ``image`` that :func:`to_model_input` crops to, or None if blank.
+
+    Views that map the 28×28 input back onto the drawing (saliency on the
+    canvas) use this, so they find exactly the ink preprocessing found.
+    """
+    grey = _to_grey(np.asarray(image))
+    found = None if grey is None else _ink_crop(grey)
+    return None if found is None else found[0]
+
+
+def is_dark_on_light(grey: np.ndarray) -> bool:
+    """Whether a grey picture (H, W) in [0, 1] has dark ink on light paper.
+
+    Decided by the median of the border, which a drawing rarely fills.
+    """
+    return _border_median(grey) > 0.5
+
+
+def _border_median(grey: np.ndarray) -> float:
+    return float(np.median(np.concatenate((grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]))))
+
+
+def _ink_crop(grey: np.ndarray) -> tuple[tuple[slice, slice], np.ndarray] | None:
+    """The ink's bounding box in ``grey`` and the ink map in it ([0, 1], background 0); None if no ink.
 
     The background level is the median of the border, which a drawing rarely
     fills; if it is bright the picture is dark-on-light and gets inverted.
@@ -213,8 +236,7 @@ def _ink_crop(grey: np.ndarray) -> np.ndarray | None:
     converted, so a big canvas costs one comparison per pixel, not several
     full-size temporaries.
     """
-    border = np.concatenate((grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]))
-    background = float(np.median(border))
+    background = _border_median(grey)
     sign = -1.0 if background > 0.5 else 1.0  # -1: dark ink on a light background
     peak = float(grey.min()) if sign < 0 else float(grey.max())
     contrast = (peak - background) * sign
@@ -228,8 +250,12 @@ def _ink_crop(grey: np.ndarray) -> np.ndarray | None:
         return None
     ink = (grey[box] - np.float32(background)) * np.float32(sign / contrast)
     ink[ink < _NOISE_LEVEL] = 0.0  # rounding at the threshold may leave an empty edge row:
-    box = _bounding_box(ink > 0)  # trim again so the box is exactly the ink's
-    return None if box is None else np.ascontiguousarray(ink[box])
+    trim = _bounding_box(ink > 0)  # trim again so the box is exactly the ink's
+    if trim is None:
+        return None
+    rows = slice(box[0].start + trim[0].start, box[0].start + trim[0].stop)
+    cols = slice(box[1].start + trim[1].start, box[1].start + trim[1].stop)
+    return (rows, cols), np.ascontiguousarray(ink[trim])
 
 
 def _bounding_box(mask: np.ndarray) -> tuple[slice, slice] | None:

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from .. import __version__
 from ..core.errors import MnistDesktopError
 from ..core.paths import bundled_model_path, user_data_dir
-from ..core.preprocess import load_image, to_model_input
+from ..core.preprocess import is_dark_on_light, load_image, to_model_input
 from .canvas import DrawingCanvas
 from .digit_views import ModelInputView, PredictionView
 
@@ -325,9 +325,8 @@ class MainWindow(QMainWindow):
         if normalised is None:
             self.canvas.clear()
             return
-        # the canvas stores white ink; flip dark-on-light pictures the same way preprocessing does
-        border = np.concatenate([pic[0], pic[-1], pic[:, 0], pic[:, -1]])
-        self.canvas.load_image(1.0 - pic if float(np.median(border)) > 0.5 else pic)
+        # the canvas stores white ink; flip dark-on-light pictures as preprocessing does
+        self.canvas.load_image(1.0 - pic if is_dark_on_light(pic) else pic)
 
     def save_drawing_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save drawing", str(Path(self._dialog_dir("image", Path.home())) / "digit.png"), "PNG image (*.png)")

@@ -268,7 +268,6 @@ class Worker(QObject):
 
     @Slot(dict, str, str, dict)
     def _train(self, config_values: dict, data_dir: str, initial: str, extra: dict) -> None:
-
         if self._trainer is not None:
             self.error.emit("a training run is already in progress")
             return

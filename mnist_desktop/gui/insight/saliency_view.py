@@ -30,34 +30,28 @@ WAITING = ("Saliency: which pixels the prediction depends on most — draw a dig
 def saliency_region(canvas: np.ndarray, model_input: np.ndarray) -> tuple[float, float, float, float] | None:
     """Where the 28×28 model input lies on the canvas: (x, y, width, height) in canvas pixels.
 
-    Preprocessing (``core/preprocess.py``) crops the drawing to its ink box,
-    scales the box so its longer side is 20 px (``round(length × 20 / longest)``
-    per side) and shifts it so the centre of mass sits at the centre. This
-    repeats the first two steps on the canvas picture (same ink threshold) and
-    reads the shift off the model input itself: its first inked row and column
-    are where the box landed. Inverting that gives the canvas rectangle the whole
-    28×28 frame covers; None if the canvas has no ink.
+    Preprocessing (``core/preprocess.py``) crops the drawing to its ink box
+    (:func:`~mnist_desktop.core.preprocess.ink_box` says where), scales the box
+    so its longer side is 20 px (``round(length × 20 / longest)`` per side) and
+    shifts it so the centre of mass sits at the centre. The shift is read off
+    the model input itself: its first inked row and column are where the box
+    landed. Inverting that gives the canvas rectangle the whole 28×28 frame
+    covers; None if the canvas has no ink.
     """
-    grey = np.asarray(canvas, np.float32)
-    border = np.concatenate((grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]))
-    background = float(np.median(border))
-    data = 1.0 - grey if background > 0.5 else grey
-    background = min(background, 1.0 - background)
-    contrast = float(data.max()) - background
-    if contrast < preprocess._MIN_CONTRAST:  # noqa: SLF001 - the same thresholds, by definition
+    box = preprocess.ink_box(canvas)
+    if box is None:
         return None
-    ink = (data - background) / contrast >= preprocess._NOISE_LEVEL  # noqa: SLF001
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    rows, cols = box
     inked = np.asarray(model_input, np.float32) > 0
     in_rows, in_cols = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))
-    if rows.size == 0 or in_rows.size == 0:
+    if in_rows.size == 0:
         return None
-    lengths = np.array([rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1], np.float64)
+    lengths = np.array([rows.stop - rows.start, cols.stop - cols.start], np.float64)
     new = np.clip(np.rint(lengths * preprocess.BOX_SIZE / lengths.max()), 1, preprocess.BOX_SIZE)
     scale_y, scale_x = new / lengths  # model pixels per canvas pixel
     dy, dx = float(in_rows[0]), float(in_cols[0])
     size = preprocess.OUTPUT_SIZE
-    return (cols[0] - dx / scale_x, rows[0] - dy / scale_y, size / scale_x, size / scale_y)
+    return (cols.start - dx / scale_x, rows.start - dy / scale_y, size / scale_x, size / scale_y)
 
 
 def blend(image: np.ndarray, heat: np.ndarray, max_alpha: float = 0.75) -> np.ndarray:
