@@ -21,6 +21,13 @@ os.environ.setdefault(
     "MNIST_DESKTOP_JAX_CACHE", str(Path(platformdirs.user_cache_dir("mnist-desktop")) / "jax-cache")
 )
 
+# Configure JAX as the app does (PRNG, cache) before any test runs, so random
+# streams — and with them e.g. which step a diverging run blows up at — do not
+# depend on whether an earlier test happened to open the main window.
+from mnist_desktop.core.jax_setup import configure_jax  # noqa: E402
+
+configure_jax()
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 

@@ -33,12 +33,14 @@ def test_train_saves_a_checkpoint_and_prints_json(trained, capsys):
 
 def test_train_json_line_fields(tmp_path, capsys):
     out = tmp_path / "m.ckpt"
-    assert main(["train", "--dataset", "mnist-subset", "--model", "logreg", "--epochs", "0.5", "--out", str(out), "--json"]) == 0
+    assert main(["train", "--dataset", "mnist-subset", "--model", "logreg", "--epochs", "1.5", "--out", str(out), "--json"]) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out.strip().splitlines()[-1])
     assert {"test_accuracy", "train_seconds", "epochs", "model", "dataset", "checkpoint"} <= set(report)
     assert report["checkpoint"] == str(out) and report["model"] == "logreg"
-    assert "Test accuracy:" in captured.err and "Epoch 1/1" in captured.err
+    assert "Test accuracy:" in captured.err and "Epoch 1/2" in captured.err and "Epoch 2/2" in captured.err
+    # one throughput per epoch (the half epoch too), as `bench` compares them with PyTorch's
+    assert len(report["epoch_samples_per_s"]) == 2 and all(r > 0 for r in report["epoch_samples_per_s"])
 
 
 def test_evaluate_prints_accuracy_and_confusion(trained, capsys):

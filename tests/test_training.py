@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import jax
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from mnist_desktop.core.data_prep import train_data_from
 from mnist_desktop.core.datasets import load_dataset
 from mnist_desktop.core.errors import ConfigError
+from mnist_desktop.core import training
 from mnist_desktop.core.evaluation import evaluate
 from mnist_desktop.core.models import MODELS, init_params, param_count
 from mnist_desktop.core.training import DoneEvent, EpochEvent, StepEvent, TrainConfig, Trainer, default_config
@@ -86,11 +88,33 @@ def test_pause_blocks_until_resume(subset):
     list(gen)
 
 
+DIVERGING = dict(model="mlp", optimizer="sgd", learning_rate=100.0, schedule="constant", epochs=1, log_every=5)
+
+
+def nan_and_kept_steps(message: str) -> tuple[int, int]:
+    found = re.fullmatch(r"loss became NaN at step (\d+) \(learning rate too high\?\); kept the weights from step (\d+), the last finite ones", message)
+    assert found, message
+    return int(found[1]), int(found[2])
+
+
 def test_divergence_stops_with_step_and_keeps_finite_params(subset):
-    cfg = TrainConfig(model="mlp", optimizer="sgd", learning_rate=100.0, schedule="constant", epochs=1, log_every=5)
-    done = run(Trainer(cfg, subset))[-1]
+    done = run(Trainer(TrainConfig(**DIVERGING), subset))[-1]
     assert done.status == "diverged"
-    assert done.message.startswith("loss became NaN at step ")
+    nan_step, kept = nan_and_kept_steps(done.message)
+    assert done.step >= nan_step and kept == 0  # lr 100 blows up long before the first snapshot (step 100)
+    assert all(np.all(np.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(done.params))
+    initial = init_params("mlp", 0)
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(done.params), jax.tree_util.tree_leaves(initial)))
+    assert done.test is None
+
+
+def test_divergence_falls_back_to_the_newest_finite_snapshot(subset, monkeypatch):
+    monkeypatch.setattr(training, "SNAPSHOT_EVERY", 1)
+    done = run(Trainer(TrainConfig(**DIVERGING), subset))[-1]
+    nan_step, kept = nan_and_kept_steps(done.message)
+    # the loss of step n is computed from the weights after step n - 1; those may
+    # already hold an inf/NaN, in which case the snapshot before them is kept
+    assert nan_step - 2 <= kept <= nan_step - 1
     assert all(np.all(np.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(done.params))
 
 

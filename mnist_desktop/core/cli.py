@@ -184,30 +184,39 @@ def cmd_train(args: argparse.Namespace) -> int:
     trainer = Trainer(config, data, track_test=args.track_test)
     err = sys.stderr
     rates: list[float] = []
+    epoch_rates: list[float] = []  # samples per second of each whole epoch (the first includes compilation)
+    last_epoch_end, last_epoch_step = 0.0, 0
     curve: list[dict[str, float]] = []
     print(f"Training {config.model} on {dataset.title}: {len(data.train_x)} train, {len(data.val_x)} validation, "
           f"{len(data.test_x)} test images; {trainer.epochs} epoch(s) of {trainer.steps_per_epoch} steps", file=err)
     bar = None
     done = None
+
+    def epoch_bar(epoch: int) -> ProgressBar:
+        print(f"Epoch {epoch}/{trainer.epochs}", file=err)
+        return ProgressBar(min(trainer.steps_per_epoch, trainer.total_steps - (epoch - 1) * trainer.steps_per_epoch))
+
     t0 = time.perf_counter()
     for event in trainer.run():
         if isinstance(event, StepEvent):
             if event.step > trainer.config.log_every:
                 rates.append(event.samples_per_sec)  # the first window includes compilation
             if bar is None:
-                print(f"Epoch {event.epoch}/{event.epochs}", file=err)
-                bar = ProgressBar(min(event.steps_per_epoch, event.total_steps - (event.epoch - 1) * event.steps_per_epoch))
+                bar = epoch_bar(event.epoch)
             in_epoch = event.step - (event.epoch - 1) * event.steps_per_epoch
             bar.update(in_epoch, f"- ETA: {format_seconds(event.eta)} - loss: {event.loss:.4f} - accuracy: "
                                  f"{event.train_accuracy:.4f} - {event.samples_per_sec:,.0f} samples/s")
         elif isinstance(event, EpochEvent):
+            if event.test_accuracy is None:  # a tracked epoch's time includes a test-set pass
+                epoch_rates.append((event.step - last_epoch_step) * config.batch_size / max(event.elapsed - last_epoch_end, 1e-9))
+            last_epoch_end, last_epoch_step = event.elapsed, event.step
             if event.test_accuracy is not None:
                 curve.append({"epoch": event.epoch, "seconds": round(event.elapsed, 2), "test_accuracy": event.test_accuracy})
             suffix = f"- {format_seconds(event.elapsed)} - loss: {event.train_loss:.4f} - accuracy: {event.train_accuracy:.4f}"
             if event.val_accuracy is not None:
                 suffix += f" - val_loss: {event.val_loss:.4f} - val_accuracy: {event.val_accuracy:.4f}"
             in_epoch = event.step - (event.epoch - 1) * trainer.steps_per_epoch
-            (bar or ProgressBar(in_epoch)).finish(in_epoch, suffix)
+            (bar or epoch_bar(event.epoch)).finish(in_epoch, suffix)  # no bar yet: an epoch shorter than log_every
             bar = None
         elif isinstance(event, DoneEvent):
             done = event
@@ -232,6 +241,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "epochs": config.epochs, "steps": done.step, "status": done.status, "model": config.model,
             "dataset": config.dataset, "checkpoint": str(out), "hyperparameters": config.to_dict(),
             "samples_per_s": round(float(np.median(rates))) if rates else None,
+            "epoch_samples_per_s": [round(r) for r in epoch_rates],
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "curve": curve or None,
         }))

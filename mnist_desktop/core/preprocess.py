@@ -14,6 +14,7 @@ background exactly 0 -- like ``to_model_array`` of the MNIST files.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from pathlib import Path
@@ -168,11 +169,12 @@ def _to_unit_range(image: np.ndarray) -> np.ndarray:
     # Other ints and floats: keep float64 precision until the range is known, so
     # huge values neither overflow nor turn into inf on the way.
     data = image if image.dtype in (np.float32, np.float64) else image.astype(np.float64)
-    if not np.isfinite(data).all():
+    lo, hi = float(data.min()), float(data.max())
+    if not (math.isfinite(lo) and math.isfinite(hi)):  # a NaN or inf shows in the min or max: one pass fewer
         finite = np.isfinite(data)
         fill = np.median(data[finite]) if finite.any() else 0.0
         data = np.where(finite, data, fill)
-    lo, hi = float(data.min()), float(data.max())
+        lo, hi = float(data.min()), float(data.max())
     if lo >= 0.0 and hi <= 1.0:
         return data.astype(np.float32, copy=False)
     if lo >= 0.0 and hi <= 255.0:  # floats or ints on the 8-bit scale
@@ -238,24 +240,42 @@ def _ink_crop(grey: np.ndarray) -> tuple[tuple[slice, slice], np.ndarray] | None
     """
     background = _border_median(grey)
     sign = -1.0 if background > 0.5 else 1.0  # -1: dark ink on a light background
-    peak = float(grey.min()) if sign < 0 else float(grey.max())
+    # The box comes from the strongest ink of each column, then of each row within
+    # the columns that have ink -- not from a full-size mask and two any()s. Column
+    # extremes first: numpy reduces across rows with whole-row vector operations,
+    # several times faster than row by row (a 560×560 canvas: ~0.1 ms less).
+    strongest = np.min if sign < 0 else np.max
+    column_ink = strongest(grey, axis=0)
+    peak = float(strongest(column_ink))
     contrast = (peak - background) * sign
     if contrast < _MIN_CONTRAST:
         return None
     # ink >= noise level  <=>  sign * (grey - background) >= noise * contrast
     level = background + sign * _NOISE_LEVEL * contrast
-    mask = grey <= level if sign < 0 else grey >= level
-    box = _bounding_box(mask)
-    if box is None:
+    inky = (lambda v: v <= level) if sign < 0 else (lambda v: v >= level)
+    cols = np.flatnonzero(inky(column_ink))
+    band = slice(cols[0], cols[-1] + 1)  # not empty: the peak's column passes the threshold
+    rows = np.flatnonzero(inky(strongest(grey[:, band], axis=1)))
+    box = slice(rows[0], rows[-1] + 1), band
+    ink = grey[box] - np.float32(background)  # a new array: the in-place steps below never touch ``grey``
+    ink *= np.float32(sign / contrast)
+    ink *= ink >= _NOISE_LEVEL  # faint residue to 0 (a multiply is much faster than masked assignment)
+    # Rounding at the threshold may leave an edge row or column empty: trim them, so
+    # the box is exactly the ink's. Only edges can be empty, so look at those alone.
+    top, bottom, left, right = 0, ink.shape[0], 0, ink.shape[1]
+    while top < bottom and not ink[top, left:right].any():
+        top += 1
+    while bottom > top and not ink[bottom - 1, left:right].any():
+        bottom -= 1
+    while left < right and not ink[top:bottom, left].any():
+        left += 1
+    while right > left and not ink[top:bottom, right - 1].any():
+        right -= 1
+    if top == bottom or left == right:
         return None
-    ink = (grey[box] - np.float32(background)) * np.float32(sign / contrast)
-    ink[ink < _NOISE_LEVEL] = 0.0  # rounding at the threshold may leave an empty edge row:
-    trim = _bounding_box(ink > 0)  # trim again so the box is exactly the ink's
-    if trim is None:
-        return None
-    rows = slice(box[0].start + trim[0].start, box[0].start + trim[0].stop)
-    cols = slice(box[1].start + trim[1].start, box[1].start + trim[1].stop)
-    return (rows, cols), np.ascontiguousarray(ink[trim])
+    rows = slice(box[0].start + top, box[0].start + bottom)
+    cols = slice(box[1].start + left, box[1].start + right)
+    return (rows, cols), np.ascontiguousarray(ink[top:bottom, left:right])
 
 
 def _bounding_box(mask: np.ndarray) -> tuple[slice, slice] | None:

@@ -10,6 +10,13 @@ jitted step gathers its batch by index; the step donates params and optimizer
 state; every batch has the same shape (the epoch's remainder is dropped, a new
 permutation each epoch covers it); the host reads the previous step's loss while
 the next step runs, so dispatch overlaps compute yet cancel is seen within a step.
+
+Divergence is guarded on the host, not inside the step: selecting between old
+and new weights on every step (``jnp.where`` over params and optimizer state)
+cost the MLP a quarter of its throughput (72k → 97k samples/s measured). Instead
+the trainer copies the weights aside every ``SNAPSHOT_EVERY`` steps, together with
+a device-side "all finite" flag, and a run whose loss turns NaN ends on the newest
+copy that is finite.
 """
 
 from __future__ import annotations
@@ -36,6 +43,9 @@ OPTIMIZERS = ("sgd", "momentum", "adam")
 #: Steps dispatched ahead of the host reading their loss: enough to keep the
 #: device busy, few enough that Stop and NaN detection land within ~0.1 s.
 MAX_IN_FLIGHT = 8
+#: Steps between copies of the weights kept for a diverging run to fall back on:
+#: rare enough to cost nothing measurable, and ~100 steps is a fraction of an epoch.
+SNAPSHOT_EVERY = 100
 SCHEDULES = ("constant", "cosine", "onecycle")
 
 
@@ -217,6 +227,15 @@ def _all_finite(tree: Any) -> jnp.ndarray:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
 
 
+@jax.jit
+def _snapshot(params: Any) -> tuple[Any, jnp.ndarray]:
+    """A device copy of ``params`` (the step donates the original) and whether it is all finite.
+
+    The flag stays on the device; it is read only if the run diverges.
+    """
+    return jax.tree_util.tree_map(jnp.copy, params), _all_finite(params)
+
+
 def data_parallel_mesh(batch_size: int) -> jax.sharding.Mesh | None:
     """A 1-D mesh over all local devices when there are several and the batch splits evenly.
 
@@ -238,11 +257,11 @@ def make_train_step(
     mesh: jax.sharding.Mesh | None = None,
     batch_size: int = 128,
 ) -> Callable:
-    """Jitted step: gather batch by index, (augment), update; refuse non-finite updates.
+    """Jitted step: gather batch by index, (augment), update; report loss, hits and finiteness.
 
-    A non-finite loss or parameter leaves the old parameters in place, so after
-    divergence the trainer still holds the last finite weights. With a ``mesh``
-    the batch is sharded across its devices (see :func:`data_parallel_mesh`).
+    The step applies every update; a non-finite loss is flagged in its stats and
+    the trainer falls back to a finite snapshot (see the module docstring). With a
+    ``mesh`` the batch is sharded across its devices (see :func:`data_parallel_mesh`).
     """
     apply = transformed(model_name).apply
     split = None if mesh is None else jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
@@ -267,13 +286,10 @@ def make_train_step(
 
         (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
         updates, new_opt_state = tx.update(grads, opt_state, params)
-        new_params = optax.apply_updates(params, updates)
-        ok = jnp.isfinite(loss) & _all_finite(new_params)
-        keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, old)
         correct = jnp.sum(jnp.argmax(logits, -1) == y)
         # one small array, so the host reads a step's results in a single transfer
-        stats = jnp.stack([loss, correct.astype(jnp.float32), ok.astype(jnp.float32)])
-        return keep(new_params, params), keep(new_opt_state, opt_state), stats
+        stats = jnp.stack([loss, correct.astype(jnp.float32), jnp.isfinite(loss).astype(jnp.float32)])
+        return optax.apply_updates(params, updates), new_opt_state, stats
 
     return jax.jit(step, donate_argnums=(0, 1))
 
@@ -353,6 +369,10 @@ class Trainer:
         val_dev = jax.device_put(pad_to_multiple(np.asarray(data.val_x, np.float32), EVAL_BATCH)) if len(data.val_x) else None
         test_dev = jax.device_put(pad_to_multiple(np.asarray(data.test_x, np.float32), EVAL_BATCH)) if len(data.test_x) else None
 
+        # (step, weights, all-finite flag): where a diverging run falls back to. Up to
+        # MAX_IN_FLIGHT steps run between the weights turning NaN and the host seeing it,
+        # so keep enough snapshots that one predates the blow-up.
+        snapshots: deque = deque([(0, params, True)], maxlen=2 + MAX_IN_FLIGHT // SNAPSHOT_EVERY)
         window_loss: list[float] = []
         window_correct = 0
         epoch_loss: list[float] = []
@@ -363,6 +383,15 @@ class Trainer:
         last_log_time, last_log_step = start, 0
         step = 0
 
+        def fall_back() -> int:
+            """Make the newest finite snapshot the trainer's weights; return its step."""
+            for snap_step, snap_params, finite in reversed(snapshots):
+                if bool(finite):
+                    self.params = snap_params
+                    return snap_step
+            self.params = params  # every kept snapshot went bad: the run's starting weights
+            return 0
+
         def drain(limit: int) -> str | None:
             """Read results of dispatched steps until ≤ limit are in flight."""
             nonlocal window_correct, epoch_correct
@@ -370,7 +399,9 @@ class Trainer:
                 done_step, stats = pending.popleft()
                 loss, correct, ok = np.asarray(stats).tolist()
                 if not ok:
-                    return f"loss became NaN at step {done_step} (learning rate too high?); kept the last finite parameters"
+                    kept = fall_back()
+                    return (f"loss became NaN at step {done_step} (learning rate too high?); "
+                            f"kept the weights from step {kept}, the last finite ones")
                 value = float(loss)
                 window_loss.append(value)
                 epoch_loss.append(value)
@@ -397,6 +428,8 @@ class Trainer:
                 self.params, opt_state, stats = step_fn(self.params, opt_state, images, labels, perm_dev, np.int32(i), epoch_key)
                 step += 1
                 pending.append((step, stats))
+                if step % SNAPSHOT_EVERY == 0:
+                    snapshots.append((step, *_snapshot(self.params)))
                 failure = drain(MAX_IN_FLIGHT)
                 if self.between_steps is not None:
                     self.between_steps()

@@ -1,0 +1,58 @@
+"""``bench`` turns its measurements into ratios and a table; the timings themselves are never tested."""
+
+from __future__ import annotations
+
+import pytest
+
+from mnist_desktop.core import bench
+
+
+def torch_epochs(rates, accuracies=None, wall=1.0):
+    accuracies = accuracies or [0.98] * len(rates)
+    return [{"samples_per_s": r, "test_accuracy": a, "wall_s": wall * (i + 1)} for i, (r, a) in enumerate(zip(rates, accuracies))]
+
+
+@pytest.fixture
+def report():
+    run = lambda model, seed, train_s, process_s, rates: {
+        "model": model, "seed": seed, "epochs": 2, "test_accuracy": 0.99, "train_seconds": train_s,
+        "process_seconds": process_s, "peak_rss_mb": 800.0, "samples_per_s": 1000, "epoch_samples_per_s": rates}
+    return {
+        "machine": {"device": "CPU", "cpus": 2, "python": "3.11"},
+        "train": {"dataset": "mnist", "runs": [
+            run("cnn", 0, 8.0, 10.0, [20_000, 22_000]), run("cnn", 1, 10.0, 12.0, [20_000, 21_000]),
+            run("mlp", 0, 6.0, 8.0, [60_000, 100_000, 90_000]),
+        ]},
+        "torch": {
+            "cnn": {"epochs": torch_epochs([10_000, 10_000, 10_000], [0.97, 0.985, 0.991], wall=7.0), "process_seconds": 24.0},
+            "mlp": {"epochs": torch_epochs([50_000, 40_000, 60_000]), "process_seconds": 5.0},
+        },
+    }
+
+
+def test_ratios_compare_our_slowest_cnn_seed_and_best_mlp_epochs(report):
+    ratios = bench._ratios(report)
+    assert ratios["cnn time to 99 % (torch wall / our slowest train s)"] == pytest.approx(21.0 / 10.0)
+    assert ratios["cnn whole process (torch / our slowest)"] == pytest.approx(24.0 / 12.0)
+    assert ratios["mlp epoch samples/s, best epoch (ours / torch)"] == pytest.approx(100_000 / 60_000)
+    assert ratios["mlp epoch samples/s, median epoch (ours / torch)"] == pytest.approx(90_000 / 50_000)
+
+
+def test_cnn_ratio_names_the_accuracy_torch_reached_when_short_of_99(report):
+    report["torch"]["cnn"]["epochs"][-1]["test_accuracy"] = 0.9875
+    assert "cnn time to 98.75% (torch wall / our slowest train s)" in bench._ratios(report)
+
+
+def test_no_torch_no_ratios(report):
+    del report["torch"]
+    assert bench._ratios(report) == {}
+
+
+def test_table_shows_runs_epoch_rates_and_ratios(report, capsys):
+    report["ratios"] = bench._ratios(report)
+    bench._print_table(report)
+    out = capsys.readouterr().out
+    assert "mlp seed 0 samples/s per epoch (the first includes compilation): 60k, 100k, 90k" in out
+    assert "samples/s per epoch 50k, 40k, 60k" in out
+    assert "ratio mlp epoch samples/s, best epoch (ours / torch): 1.67×" in out
+    assert "ratio cnn time to 99 % (torch wall / our slowest train s): 2.10×" in out
