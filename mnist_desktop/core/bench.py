@@ -143,26 +143,47 @@ def bench_startup() -> dict[str, Any]:
     return {"first_run": first, "warm_cache": best}
 
 
-def bench_torch(torch_python: str | None, data: Path | None) -> dict[str, Any] | None:
-    """PyTorch CPU reference (../shared/bench/torch_reference.py) in its own venv."""
+#: Alternating (ours, PyTorch) MLP runs. One pair is luck on a shared VM: measured
+#: here, PyTorch's MLP ran at 35k samples/s in one process and 65k in the next,
+#: ours at 77k–104k, so single-pair ratios ranged 1.4–2.7×. The median of a few
+#: alternating pairs is what a user can expect.
+MLP_PAIRS = 3
+
+
+def _torch_reference(torch_python: str, script: Path, data: Path, model: str, extra: list[str]) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    proc = subprocess.run([torch_python, str(script), "--data", str(data / "mnist"), "--model", model, *extra],
+                          capture_output=True, text=True, timeout=1800)
+    wall = time.perf_counter() - t0
+    epochs = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode or not epochs:
+        raise MnistDesktopError(f"torch reference failed: {proc.stderr.strip().splitlines()[-1:]}")
+    return {"epochs": epochs, "process_seconds": round(wall, 2)}
+
+
+def bench_torch(torch_python: str | None, data: Path | None, pairs: int = MLP_PAIRS) -> dict[str, Any] | None:
+    """PyTorch CPU reference (../shared/bench/torch_reference.py) in its own venv.
+
+    cnn: one-cycle over 3 epochs reaches 99 % at epoch 3 (2 epochs stop at ~98.9 %).
+    mlp: ``pairs`` alternating runs of our ``train --model mlp`` and the reference,
+    each engine for as many epochs as our recipe, so both get as many epochs to
+    show their best.
+    """
     script = Path(__file__).resolve().parents[3] / "shared" / "bench" / "torch_reference.py"
     if not torch_python or not data or not script.exists():
         return None
     from .training import DEFAULT_CONFIGS
 
-    out = {}
-    # cnn: one-cycle over 3 epochs reaches 99 % at epoch 3 (2 epochs stop at ~98.9 %);
-    # mlp: as many epochs as our recipe, so both engines get as many epochs to show their best
+    out: dict[str, Any] = {"cnn": _torch_reference(torch_python, script, data, "cnn", ["--epochs", "3", "--target", "0.99"])}
     mlp_epochs = str(int(math.ceil(DEFAULT_CONFIGS["mlp"].epochs)))
-    for model, extra in (("cnn", ["--epochs", "3", "--target", "0.99"]), ("mlp", ["--epochs", mlp_epochs])):
-        t0 = time.perf_counter()
-        proc = subprocess.run([torch_python, str(script), "--data", str(data / "mnist"), "--model", model, *extra],
-                              capture_output=True, text=True, timeout=1800)
-        wall = time.perf_counter() - t0
-        epochs = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-        if proc.returncode or not epochs:
-            raise MnistDesktopError(f"torch reference failed: {proc.stderr.strip().splitlines()[-1:]}")
-        out[model] = {"epochs": epochs, "process_seconds": round(wall, 2)}
+    out["mlp_pairs"] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(pairs):
+            ours, _ = _run_json(_app_cmd("train", "--dataset", "mnist", "--data-dir", str(data), "--model", "mlp", "--json",
+                                         "--out", str(Path(tmp) / "mlp.ckpt")), timeout=1800)
+            theirs = _torch_reference(torch_python, script, data, "mlp", ["--epochs", mlp_epochs])
+            out.setdefault("mlp", theirs)  # the first run's epochs, for the table
+            out["mlp_pairs"].append({"ours": ours["epoch_samples_per_s"], "torch": [e["samples_per_s"] for e in theirs["epochs"]]})
     return out
 
 
@@ -203,11 +224,17 @@ def _print_table(report: dict[str, Any]) -> None:
     torch = report.get("torch")
     if torch:
         print("\nPyTorch CPU reference (same machine, same session)")
-        for model, r in torch.items():
+        for model in ("cnn", "mlp"):
+            if model not in torch:
+                continue
+            r = torch[model]
             last = r["epochs"][-1]
             rates = ", ".join(f"{e['samples_per_s'] / 1000:.0f}k" for e in r["epochs"])
             print(f"  {model:4} {len(r['epochs'])} epoch(s): test acc {last['test_accuracy']:.2%}, wall {last['wall_s']:.1f} s, "
                   f"process {r['process_seconds']:.1f} s; samples/s per epoch {rates}")
+        for i, p in enumerate(torch.get("mlp_pairs", []), 1):
+            print(f"  mlp pair {i}: ours best epoch {max(p['ours']):,} samples/s, torch best epoch {max(p['torch']):,} "
+                  f"→ {max(p['ours']) / max(p['torch']):.2f}×")
         for k, v in report.get("ratios", {}).items():
             print(f"  ratio {k}: {v:.2f}×")
     soak = report.get("soak")
@@ -229,14 +256,16 @@ def _ratios(report: dict[str, Any]) -> dict[str, float]:
         reached = "99 %" if t_last["test_accuracy"] >= 0.99 else f"{t_last['test_accuracy']:.2%}"
         ratios[f"cnn time to {reached} (torch wall / our slowest train s)"] = t_last["wall_s"] / ours
         ratios["cnn whole process (torch / our slowest)"] = torch["cnn"]["process_seconds"] / max(r["process_seconds"] for r in cnn)
-    mlp = [r for r in train["runs"] if r["model"] == "mlp" and r.get("epoch_samples_per_s")]
-    if mlp and "mlp" in torch:
+    pairs = torch.get("mlp_pairs")
+    if pairs:
         # best epoch against best epoch, the same number of epochs each: a shared
         # machine's noise only ever slows a run down, so the fastest epoch is the
         # steadiest estimate of what each engine can do (as timeit takes the minimum)
-        ours, theirs = mlp[0]["epoch_samples_per_s"], [e["samples_per_s"] for e in torch["mlp"]["epochs"]]
-        ratios["mlp epoch samples/s, best epoch (ours / torch)"] = max(ours) / max(theirs)
-        ratios["mlp epoch samples/s, median epoch (ours / torch)"] = float(np.median(ours) / np.median(theirs))
+        best = [max(p["ours"]) / max(p["torch"]) for p in pairs]
+        ratios[f"mlp epoch samples/s, best epoch (ours / torch), median of {len(pairs)} pairs"] = float(np.median(best))
+        ratios["mlp epoch samples/s, best epoch, lowest pair"] = min(best)
+        ratios["mlp epoch samples/s, median epoch, median of pairs"] = float(np.median(
+            [np.median(p["ours"]) / np.median(p["torch"]) for p in pairs]))
     return ratios
 
 
