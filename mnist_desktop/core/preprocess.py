@@ -385,6 +385,11 @@ def _centre(patch: np.ndarray, new: np.ndarray) -> np.ndarray:
     cx = (patch.sum(axis=1) * idx).sum(axis=1) / total
     dy = np.clip(np.rint(CENTRE - cy), 0, OUTPUT_SIZE - new[:, 0]).astype(np.int64)
     dx = np.clip(np.rint(CENTRE - cx), 0, OUTPUT_SIZE - new[:, 1]).astype(np.int64)
+    if len(patch) == 1:  # the live canvas: one slice copy instead of a fancy-index gather
+        out = np.zeros_like(patch)
+        y, x = int(dy[0]), int(dx[0])
+        out[0, y:, x:] = patch[0, : OUTPUT_SIZE - y, : OUTPUT_SIZE - x]
+        return out
     src_y = np.arange(OUTPUT_SIZE)[None, :] - dy[:, None]
     src_x = np.arange(OUTPUT_SIZE)[None, :] - dx[:, None]
     out = patch[
