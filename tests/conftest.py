@@ -32,6 +32,28 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
+@pytest.fixture
+def training_window(qtbot, tmp_path, monkeypatch):
+    """The main window with only the training dock, its worker started and the default model loaded."""
+    from gui_helpers import open_main_window
+
+    return open_main_window(qtbot, monkeypatch, tmp_path, keep_docks=("training",))
+
+
+@pytest.fixture(scope="session")
+def trained_logreg():
+    """(params, dataset): logistic regression trained ~1 epoch on the bundled subset (a few seconds)."""
+    from mnist_desktop.core.data_prep import train_data_from
+    from mnist_desktop.core.datasets import load_dataset
+    from mnist_desktop.core.training import DoneEvent, Trainer, default_config
+
+    dataset = load_dataset("mnist-subset")
+    trainer = Trainer(default_config("logreg", epochs=1, dataset="mnist-subset"), train_data_from(dataset))
+    done = [event for event in trainer.run() if isinstance(event, DoneEvent)][0]
+    assert done.test_accuracy is not None and done.test_accuracy > 0.8
+    return done.params, dataset
+
+
 @pytest.fixture(scope="session")
 def shared_data_dir() -> Path:
     """The full MNIST / Fashion-MNIST files beside the checkout, or skip."""

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QMouseEvent, QPointingDevice
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QComboBox, QLineEdit, QWidget
 
 PointLike = QPoint | QPointF | tuple[float, float] | Sequence[float]
 
@@ -91,3 +91,23 @@ def open_main_window(qtbot, monkeypatch, tmp_path, *, keep_docks: tuple[str, ...
     window.start_worker()
     qtbot.waitUntil(lambda: bool(window.active), timeout=60_000)
     return window
+
+
+def type_into(qtbot, edit: QLineEdit, text: str) -> None:
+    """Select what is in the field and type over it, as a person does."""
+    edit.setFocus()
+    qtbot.keyClick(edit, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(edit, Qt.Key.Key_Delete)
+    qtbot.keyClicks(edit, text)
+
+
+def choose(combo: QComboBox, data: str) -> None:
+    """Pick the entry whose data is ``data`` (what a click in the drop-down list does)."""
+    index = combo.findData(data)
+    assert index >= 0, f"{data!r} not offered in {combo.objectName()}"
+    combo.setCurrentIndex(index)
+
+
+def click(qtbot, button) -> None:
+    assert button.isEnabled(), f"{button.text()} is disabled"
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)

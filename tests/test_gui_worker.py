@@ -15,21 +15,20 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
-from gui_helpers import canvas_point, drag
+from gui_helpers import canvas_point, choose, click, drag
 from mnist_desktop.core import datasets
 from mnist_desktop.core.errors import DownloadCancelled
 from mnist_desktop.gui import worker as worker_module
-from test_training_panel import (  # noqa: F401  (window is a fixture)
-    RUN_TIMEOUT_MS,
-    choose,
-    click,
-    panel_of,
-    set_up_run,
-    wait_finished,
-    window,
-)
+from training_helpers import RUN_TIMEOUT_MS, panel_of, set_up_run, wait_finished
 
 pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def window(training_window):
+    return training_window
+
+
 FASHION = datasets.DATASETS["fashion-mnist"]
 REAL_LOAD = datasets.load_dataset
 

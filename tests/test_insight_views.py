@@ -11,12 +11,13 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 
-from gui_helpers import canvas_point, drag
+from gui_helpers import canvas_point, choose, drag
 from mnist_desktop.core.datasets import load_dataset, to_model_array
 from mnist_desktop.core.evaluation import evaluate
+from mnist_desktop.core.insight import analyse_one
 from mnist_desktop.core.models import init_params
 from mnist_desktop.core.preprocess import to_model_input
 from mnist_desktop.core.training import default_config
@@ -31,7 +32,7 @@ from mnist_desktop.core.weights import (
 from mnist_desktop.gui.insight.common import analysis_demand
 from mnist_desktop.gui.insight.saliency_view import saliency_region
 from mnist_desktop.gui.main_window import MainWindow
-from test_weights import correlation, trained_logreg  # noqa: F401 - a fixture, shared
+from test_weights import correlation
 
 pytestmark = pytest.mark.gui
 
@@ -126,7 +127,7 @@ def test_export_writes_a_png_atomically(qtbot, fresh, tmp_path):
 # --------------------------------------------------------------------------- weights
 
 
-def test_weights_show_the_trained_logreg_templates(qtbot, fresh, trained_logreg):  # noqa: F811
+def test_weights_show_the_trained_logreg_templates(qtbot, fresh, trained_logreg):
     params, dataset = trained_logreg
     view = show(qtbot, fresh, "weights")
     activate(qtbot, fresh, "logreg", params)
@@ -253,6 +254,25 @@ def test_saliency_of_the_drawing(qtbot, fresh):
     assert not fresh.canvas.has_overlay()
     show(qtbot, fresh, "weights")
     assert fresh.input_view.shown_text().endswith("pixels")  # overlay gone with the view
+
+
+def test_saliency_method_switches_live_and_is_remembered(qtbot, fresh):
+    view = show(qtbot, fresh, "saliency")
+    assert view.method_combo.currentText() == "Integrated gradients"  # the default: it lies on the strokes
+    draw_seven(qtbot, fresh)
+    qtbot.waitUntil(lambda: view.saliency is not None, timeout=10_000)
+    integrated = view.saliency.copy()
+    assert not integrated[view.model_input == 0].any() and "integrated gradients" in view.explanation.text()
+
+    choose(view.method_combo, "gradient")  # no new stroke: the drawing is analysed again at once
+    qtbot.waitUntil(lambda: view.saliency is not None and view.saliency[view.model_input == 0].any(), timeout=10_000)
+    expected = analyse_one("cnn", fresh.active["params"], view.model_input, "gradient").saliency
+    np.testing.assert_allclose(view.saliency, expected, atol=1e-5)
+    assert "∂ score / ∂ pixel" in view.explanation.text()
+    assert QSettings().value("insight/saliency_method") == "gradient"
+    choose(view.method_combo, "integrated")
+    qtbot.waitUntil(lambda: not view.saliency[view.model_input == 0].any(), timeout=10_000)
+    np.testing.assert_allclose(view.saliency, integrated, atol=1e-5)
 
 
 def test_saliency_region_lines_up_with_the_ink():

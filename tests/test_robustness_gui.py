@@ -6,19 +6,19 @@ import time
 
 import pytest
 
-from gui_helpers import canvas_point, drag
+from gui_helpers import canvas_point, choose, click, drag
 from mnist_desktop.core import datasets
 from mnist_desktop.core.errors import DownloadCancelled
-from test_training_panel import (  # noqa: F401  (window is a fixture)
-    choose,
-    click,
-    panel_of,
-    set_up_run,
-    wait_finished,
-    window,
-)
+from training_helpers import panel_of, set_up_run, wait_finished
 
 pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def window(training_window):
+    return training_window
+
+
 REAL_LOAD = datasets.load_dataset
 
 

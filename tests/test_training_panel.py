@@ -12,66 +12,19 @@ import time
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QLineEdit
+from PySide6.QtWidgets import QLineEdit
 
-from gui_helpers import open_main_window
+from gui_helpers import choose, click, type_into
 from mnist_desktop.gui import docks
-from mnist_desktop.gui.main_window import MainWindow
 from mnist_desktop.gui.training_panel import TrainingPanel
+from training_helpers import RUN_TIMEOUT_MS, panel_of, set_up_run, wait_finished
 
 pytestmark = pytest.mark.gui
-RUN_TIMEOUT_MS = 90_000  # generous: the CPU is shared; a hang still fails
 
 
-# ---------------------------------------------------------------------- helpers (test_gui_worker imports them)
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch) -> MainWindow:
-    """The main window with only the training dock, its worker started and the default model loaded."""
-    return open_main_window(qtbot, monkeypatch, tmp_path, keep_docks=("training",))
-
-
-def panel_of(window: MainWindow) -> TrainingPanel:
-    panel = window.docks["training"].widget()
-    assert isinstance(panel, TrainingPanel)
-    return panel
-
-
-def type_into(qtbot, edit: QLineEdit, text: str) -> None:
-    """Select what is in the field and type over it, as a person does."""
-    edit.setFocus()
-    qtbot.keyClick(edit, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
-    qtbot.keyClick(edit, Qt.Key.Key_Delete)
-    qtbot.keyClicks(edit, text)
-
-
-def choose(combo: QComboBox, data: str) -> None:
-    """Pick the entry whose data is ``data`` (what a click in the drop-down list does)."""
-    index = combo.findData(data)
-    assert index >= 0, f"{data!r} not offered in {combo.objectName()}"
-    combo.setCurrentIndex(index)
-
-
-def set_up_run(qtbot, panel: TrainingPanel, *, model: str = "logreg", epochs: str = "0.3",
-               batch: str | None = None, lr: str | None = None) -> None:
-    """Choose the bundled subset and ``model`` and type the numbers that keep the run short."""
-    form = panel.form
-    choose(form.dataset_combo, "mnist-subset")
-    choose(form.model_combo, model)
-    type_into(qtbot, form.epochs_edit, epochs)
-    if batch is not None:
-        type_into(qtbot, form.batch_edit, batch)
-    if lr is not None:
-        type_into(qtbot, form.lr_edit, lr)
-    assert not form.errors, form.errors
-
-
-def click(qtbot, button) -> None:
-    assert button.isEnabled(), f"{button.text()} is disabled"
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-
-
-def wait_finished(qtbot, panel: TrainingPanel, timeout: int = RUN_TIMEOUT_MS) -> None:
-    qtbot.waitUntil(lambda: panel.state == "idle" and panel.run is not None and panel.run.finished, timeout=timeout)
+def window(training_window):
+    return training_window
 
 
 # ---------------------------------------------------------------------- the form

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnist_desktop.core.datasets import load_dataset
 from mnist_desktop.core.models import param_shapes
 from mnist_desktop.core.weights import (
     best_columns,
@@ -34,19 +33,6 @@ def random_params(model: str, seed: int = 0) -> dict:
 
 def correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(np.ravel(a), np.ravel(b))[0, 1])
-
-
-@pytest.fixture(scope="module")
-def trained_logreg():
-    """(params, dataset): logistic regression trained ~1 epoch on the bundled subset (a few seconds)."""
-    from mnist_desktop.core.data_prep import train_data_from
-    from mnist_desktop.core.training import DoneEvent, Trainer, default_config
-
-    dataset = load_dataset("mnist-subset")
-    trainer = Trainer(default_config("logreg", epochs=1, dataset="mnist-subset"), train_data_from(dataset))
-    done = [event for event in trainer.run() if isinstance(event, DoneEvent)][0]
-    assert done.test_accuracy is not None and done.test_accuracy > 0.8
-    return done.params, dataset
 
 
 # --------------------------------------------------------------------------- params -> tiles

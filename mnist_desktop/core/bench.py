@@ -96,7 +96,7 @@ def bench_train(data: Path | None, quick: bool, seeds: list[int]) -> dict[str, A
 def bench_inference(repeats: int) -> dict[str, Any]:
     """The app's live path: a 560×560 canvas array → preprocess → CNN probabilities."""
     from .checkpoints import load_checkpoint
-    from .insight import analyse_one, predict_one
+    from .insight import SALIENCY_METHODS, analyse_one, predict_one
     from .jax_setup import configure_jax
     from .paths import bundled_model_path
     from .preprocess import to_model_input
@@ -110,9 +110,14 @@ def bench_inference(repeats: int) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     canvases = [random_drawn_canvas(int(rng.integers(10)), rng, canvas_size=560).astype(np.float32) / 255 for _ in range(32)]
     predict_one(ckpt.model_name, params, to_model_input(canvases[0]))  # compile
-    analyse_one(ckpt.model_name, params, to_model_input(canvases[0]))
+    for method in SALIENCY_METHODS:
+        analyse_one(ckpt.model_name, params, to_model_input(canvases[0]), method)
     result: dict[str, Any] = {"model": ckpt.model_name}
-    for name, fn in (("predict", predict_one), ("predict+activations+saliency", lambda m, p, x: analyse_one(m, p, x).probabilities)):
+    paths = [("predict", predict_one)] + [
+        # the insight views' live analysis, with each saliency method they offer
+        (f"+activations+{method} saliency", lambda m, p, x, method=method: analyse_one(m, p, x, method).probabilities)
+        for method in SALIENCY_METHODS]
+    for name, fn in paths:
         pre, total = [], []
         for i in range(repeats):
             canvas = canvases[i % len(canvases)]
@@ -209,9 +214,9 @@ def _print_table(report: dict[str, Any]) -> None:
     inf = report.get("inference")
     if inf:
         print(f"\nSingle-image inference ({inf['model']}, 560×560 canvas → preprocess → forward)")
-        for key in ("predict", "predict+activations+saliency"):
+        for key in [k for k in inf if k == "predict" or k.startswith("+")]:
             v = inf[key]
-            print(f"  {key:30} p50 {v['p50_ms']:.3f} ms   p99 {v['p99_ms']:.3f} ms   (preprocess p50 {v['preprocess_p50_ms']:.3f} ms)")
+            print(f"  {key:38} p50 {v['p50_ms']:.3f} ms   p99 {v['p99_ms']:.3f} ms   (preprocess p50 {v['preprocess_p50_ms']:.3f} ms)")
     st = report.get("startup")
     if st:
         w = st["warm_cache"]

@@ -3,7 +3,12 @@
 One jitted function per model computes all three for a single 28×28 input, so
 the live canvas pays one dispatch per update (~0.2 ms for the CNN on CPU).
 Saliency is the gradient of the predicted class's logit with respect to the
-input pixels (Simonyan et al. 2013), taken with ``jax.grad``.
+input pixels (Simonyan et al. 2013), taken with ``jax.grad``, or its integrated
+gradients (Sundararajan et al. 2017). For the strided CNN the plain gradient is
+a grid-like speckle that barely follows the strokes; integrated gradients
+average the gradient along the straight path from a blank input to the drawing
+and multiply by the drawing, so the attribution lies on the ink and adds up to
+the class score's change from blank -- a map a learner can read.
 """
 
 from __future__ import annotations
@@ -34,16 +39,33 @@ def _probs_fn(model_name: str) -> Callable:
     return jax.jit(lambda params, x: jax.nn.softmax(apply(params, x[None, :, :, None])[0]))
 
 
+#: Saliency methods the views offer: name → gradient evaluations per drawing.
+#: "integrated" samples the path from blank to the drawing at 32 midpoints: its
+#: attributions then sum to within a few % of the score change (measured).
+SALIENCY_METHODS = {"gradient": 1, "integrated": 32}
+
+
+def _attribution(score: Callable[[jnp.ndarray], jnp.ndarray], batch: jnp.ndarray, method: str) -> jnp.ndarray:
+    """Signed (28, 28) attribution of ``score`` (images → per-image scores) at ``batch`` (1, 28, 28, 1)."""
+    # one batched backward pass: the images are independent, so the gradient of
+    # the summed scores holds each image's own gradient
+    score_grads = jax.grad(lambda imgs: score(imgs).sum())
+    if method == "integrated":  # baseline: the blank input (all 0, as the background is)
+        steps = SALIENCY_METHODS[method]
+        alphas = (jnp.arange(steps, dtype=jnp.float32) + 0.5) / steps
+        return (score_grads(alphas[:, None, None, None] * batch).mean(axis=0) * batch[0])[:, :, 0]
+    return score_grads(batch)[0, :, :, 0]
+
+
 @functools.cache
-def _analyse_fn(model_name: str) -> Callable:
+def _analyse_fn(model_name: str, saliency_method: str = "gradient") -> Callable:
     apply_acts = with_activations(model_name).apply
 
     def analyse(params: Any, x: jnp.ndarray):
         batch = x[None, :, :, None]
         logits, acts = apply_acts(params, batch)
         label = jnp.argmax(logits[0])
-        grad = jax.grad(lambda img: apply_acts(params, img)[0][0, label])(batch)[0, :, :, 0]
-        sal = jnp.abs(grad)
+        sal = jnp.abs(_attribution(lambda imgs: apply_acts(params, imgs)[0][:, label], batch, saliency_method))
         sal = sal / jnp.maximum(sal.max(), 1e-12)
         acts = {k: v[0] for k, v in acts.items()}
         return jax.nn.softmax(logits[0]), acts, sal
@@ -56,13 +78,28 @@ def predict_one(model_name: str, params: Any, image: np.ndarray) -> np.ndarray:
     return np.asarray(_probs_fn(model_name)(params, jnp.asarray(image, jnp.float32)))
 
 
-def analyse_one(model_name: str, params: Any, image: np.ndarray) -> Analysis:
-    """Probabilities, per-layer activations and saliency for one (28, 28) input."""
-    probs, acts, sal = _analyse_fn(model_name)(params, jnp.asarray(image, jnp.float32))
+def analyse_one(model_name: str, params: Any, image: np.ndarray, saliency_method: str = "gradient") -> Analysis:
+    """Probabilities, per-layer activations and saliency (a :data:`SALIENCY_METHODS` name) for one (28, 28) input."""
+    if saliency_method not in SALIENCY_METHODS:
+        raise ValueError(f"unknown saliency method {saliency_method!r}; choose one of {', '.join(SALIENCY_METHODS)}")
+    probs, acts, sal = _analyse_fn(model_name, saliency_method)(params, jnp.asarray(image, jnp.float32))
     host = jax.device_get((probs, acts, sal))
     return Analysis(np.asarray(host[0]), {k: np.asarray(v) for k, v in host[1].items()}, np.asarray(host[2]))
 
 
-def saliency(model_name: str, params: Any, image: np.ndarray) -> np.ndarray:
-    """Normalised |∂ logit_predicted / ∂ input| for one (28, 28) input."""
-    return analyse_one(model_name, params, image).saliency
+@functools.cache
+def _attribution_fn(model_name: str, method: str) -> Callable:
+    apply = transformed(model_name).apply
+    return jax.jit(lambda params, x, label: _attribution(lambda imgs: apply(params, imgs)[:, label], x[None, :, :, None], method))
+
+
+def attribution(model_name: str, params: Any, image: np.ndarray, label: int, method: str = "integrated") -> np.ndarray:
+    """Signed per-pixel attribution of class ``label``'s score for one (28, 28) input (what the views show the size of)."""
+    if method not in SALIENCY_METHODS:
+        raise ValueError(f"unknown saliency method {method!r}; choose one of {', '.join(SALIENCY_METHODS)}")
+    return np.asarray(_attribution_fn(model_name, method)(params, jnp.asarray(image, jnp.float32), label))
+
+
+def saliency(model_name: str, params: Any, image: np.ndarray, method: str = "gradient") -> np.ndarray:
+    """Normalised |∂ logit_predicted / ∂ input| (or |integrated gradients|) for one (28, 28) input."""
+    return analyse_one(model_name, params, image, method).saliency

@@ -81,6 +81,7 @@ class Worker(QObject):
         self._data_cache: tuple[tuple, Any] | None = None  # (key, TrainData) of the last run
         self._has_pending = False
         self._want_analysis = False
+        self._saliency_method = "integrated"  # the saliency view's default (see its METHODS)
         self._trainer: Trainer | None = None
         self._download_cancel = threading.Event()
         self.model_name: str | None = None
@@ -105,6 +106,12 @@ class Worker(QObject):
     def set_analysis_enabled(self, enabled: bool) -> None:
         """Activations + saliency cost a gradient; compute them only when shown."""
         self._want_analysis = enabled
+
+    def set_saliency_method(self, method: str) -> None:
+        """Which saliency the analysis computes (a ``core.insight.SALIENCY_METHODS`` name)."""
+        if method not in insight.SALIENCY_METHODS:
+            raise ValueError(f"unknown saliency method {method!r}")
+        self._saliency_method = method
 
     def pause_training(self) -> None:
         if self._trainer:
@@ -141,7 +148,7 @@ class Worker(QObject):
             return
         try:
             if self._want_analysis:
-                result = insight.analyse_one(model_name, params, image)
+                result = insight.analyse_one(model_name, params, image, self._saliency_method)
                 self.prediction.emit(result.probabilities, {"activations": result.activations, "saliency": result.saliency})
             else:
                 self.prediction.emit(insight.predict_one(model_name, params, image), None)

@@ -617,6 +617,13 @@ class AnalysisDemand(QObject):
         self.setObjectName(self.OBJECT_NAME)
         self._window = window
         self._wanted: set[str] = set()
+        self.saliency_method = "integrated"
+
+    def set_saliency_method(self, method: str) -> None:
+        """Ask for another saliency method; the current drawing is analysed again at once."""
+        if method != self.saliency_method:
+            self.saliency_method = method
+            self.apply()
 
     def set_wanted(self, key: str, wanted: bool) -> None:
         before = self.enabled()
@@ -633,6 +640,7 @@ class AnalysisDemand(QObject):
         if worker is None:
             return
         worker.set_analysis_enabled(self.enabled())
+        worker.set_saliency_method(self.saliency_method)
         image = getattr(self._window, "model_input", None)
         if self.enabled() and image is not None:
             worker.request_prediction(image)

@@ -2,7 +2,8 @@
 
 ``core.insight`` computes |∂ logit of the predicted class / ∂ input pixel| with
 ``jax.grad``, normalised so the strongest pixel is 1, on the *preprocessed*
-28×28 input. This view shows it three ways: blended over the 28×28 input, on
+28×28 input -- or its integrated gradients, which lie on the strokes and read
+far better for the strided CNN (the default). This view shows it three ways: blended over the 28×28 input, on
 its own with a colour bar, and (optionally) over the drawing on the canvas,
 where it has to be mapped back through the crop-and-scale of preprocessing
 (:func:`saliency_region`).
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QCheckBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ...core import preprocess
 from .common import AdaptiveSplitter, InsightPanel, MosaicView, analysis_demand, format_pct, sequential_cmap
@@ -23,6 +24,19 @@ if TYPE_CHECKING:
     from ..main_window import MainWindow
 
 CANVAS_SETTING = "insight/saliency_on_canvas"
+METHOD_SETTING = "insight/saliency_method"
+#: (label, core.insight.SALIENCY_METHODS name, tooltip); named here because this
+#: module must not import the core's JAX code before the window is up.
+METHODS = (
+    ("Integrated gradients", "integrated",
+     "Integrated gradients (Sundararajan et al. 2017): the gradient averaged along the way from a blank "
+     "input to your drawing, times the drawing. It lies on the ink, and the pixels' shares add up to how "
+     "much the drawing raised the class's score over a blank one."),
+    ("Plain gradient", "gradient",
+     "The gradient of the class score with respect to each pixel (Simonyan et al. 2013): how the score "
+     "would change if that pixel's ink changed a little. Exact, but for a convnet with strided filters "
+     "it looks like a speckled grid."),
+)
 WAITING = ("Saliency: which pixels the prediction depends on most — draw a digit to see it. "
            "Bright pixels would change the predicted class's score most if their ink changed.")
 
@@ -95,10 +109,27 @@ class SaliencyView(InsightPanel):
             "preprocessing applied (same ink box, same 20-pixel fit), so it lines up with the strokes.")
         self.canvas_box.setChecked(str(self.settings.value(CANVAS_SETTING, "false")).lower() == "true")
         self.canvas_box.toggled.connect(self._on_canvas_toggled)
+        self.method_combo = QComboBox()
+        for label, name, tip in METHODS:
+            self.method_combo.addItem(label, name)
+            self.method_combo.setItemData(self.method_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        saved = self.method_combo.findData(str(self.settings.value(METHOD_SETTING, METHODS[0][1])))
+        self.method_combo.setCurrentIndex(max(saved, 0))
+        self.method_combo.setToolTip(METHODS[self.method_combo.currentIndex()][2])
+        self.method_combo.currentIndexChanged.connect(self._on_method_changed)
+        method_label = QLabel("&Method:")
+        method_label.setBuddy(self.method_combo)
+        controls = QHBoxLayout()
+        controls.setContentsMargins(0, 0, 0, 0)
+        controls.addWidget(method_label)
+        controls.addWidget(self.method_combo)
+        controls.addSpacing(12)
+        controls.addWidget(self.canvas_box)
+        controls.addStretch(1)
         self.status = QLabel()
         self.status.setStyleSheet("color: palette(placeholder-text);")
         self.body.addWidget(holder, 1)
-        self.body.addWidget(self.canvas_box)
+        self.body.addLayout(controls)
         self.body.addWidget(self.status)
         self.saliency: np.ndarray | None = None
         self.model_input: np.ndarray | None = None
@@ -109,6 +140,15 @@ class SaliencyView(InsightPanel):
     # -- inputs ----------------------------------------------------------------
     def attach_worker(self, worker: Any) -> None:
         worker.prediction.connect(self._on_prediction)
+        self._update_demand()
+
+    @property
+    def method(self) -> str:
+        return str(self.method_combo.currentData())
+
+    def _on_method_changed(self) -> None:
+        self.settings.setValue(METHOD_SETTING, self.method)
+        self.method_combo.setToolTip(METHODS[self.method_combo.currentIndex()][2])
         self._update_demand()
 
     def _on_prediction(self, probabilities: Any, analysis: Any) -> None:
@@ -135,9 +175,15 @@ class SaliencyView(InsightPanel):
         if probabilities is not None and len(probabilities):
             names = self._class_names(len(probabilities))
             top = int(np.argmax(probabilities))
+            label = f"“{names[top]}”"
+            if self.method == "gradient":
+                what = (f"how much each input pixel would change the score of {label} if its ink changed "
+                        "(|∂ score / ∂ pixel|, strongest = 1)")
+            else:
+                what = (f"how much each pixel's ink added to or took from the score of {label}, compared with a "
+                        "blank input (|integrated gradients|, strongest = 1)")
             self.set_explanation(
-                f"Saliency for the prediction “{names[top]}” ({format_pct(float(probabilities[top]))}): how much "
-                f"each input pixel would change the score of “{names[top]}” (|∂ score / ∂ pixel|, strongest = 1). "
+                f"Saliency for the prediction {label} ({format_pct(float(probabilities[top]))}): {what}. "
                 "Red/bright pixels are the ones the answer hinges on.")
         self._apply_overlays()
 
@@ -176,8 +222,10 @@ class SaliencyView(InsightPanel):
 
     def _update_demand(self) -> None:
         if self._window is not None:
+            demand = analysis_demand(self._window)
+            demand.set_saliency_method(self.method)
             # a person who ticked "on canvas" wants it while drawing, even with this tab hidden
-            analysis_demand(self._window).set_wanted("saliency", self._shown or self.canvas_box.isChecked())
+            demand.set_wanted("saliency", self._shown or self.canvas_box.isChecked())
 
     def on_screen_changed(self, on_screen: bool) -> None:
         self._shown = on_screen
