@@ -25,19 +25,18 @@ from mnist_desktop.core.datasets import load_dataset
 from mnist_desktop.core.errors import ConfigError, DatasetError, ImageError
 from mnist_desktop.core.evaluation import evaluate
 from mnist_desktop.core.paths import bundled_model_path
-from mnist_desktop.core.personal import (
+from mnist_desktop.core.finetune import (
     FinetuneOptions,
-    PersonalDataset,
     build_finetune_data,
     finetune,
     finetune_config,
     finetuned_model_path,
     finish_finetune,
     measure_job,
-    personal_dir,
     save_finetuned,
     trained_on_ids,
 )
+from mnist_desktop.core.handwriting import PersonalDataset, personal_dir
 from mnist_desktop.core.strokes import _arc, _join, render_strokes
 
 
@@ -318,7 +317,7 @@ def test_finetune_data_mixes_personal_replay_and_held_out(tmp_path, subset):
     opts = FinetuneOptions(held_out=0.4, replay=600, guard=300, personal_share=0.25)
     config = finetune_config("cnn", "mnist-subset", opts, seed=3)
     # the worker resolves the builder from its string and calls it like this
-    module, func = "mnist_desktop.core.personal:build_finetune_data".split(":")
+    module, func = "mnist_desktop.core.finetune:build_finetune_data".split(":")
     builder = getattr(importlib.import_module(module), func)
     assert builder is build_finetune_data
     data = builder(subset, config, {"builder": "x", "personal_dir": str(tmp_path), **opts.to_dict()})

@@ -7,8 +7,9 @@ trades them as a zip. Results tab: the active model's accuracy and confusion
 on *your* drawings next to its MNIST test accuracy, and a fine-tune with the
 training panel's live chart and a before/after table.
 
-All storage is :mod:`mnist_desktop.core.personal`; all JAX work goes through
-the worker (``trainRequested`` with the personal data builder, and the small
+All storage is :mod:`mnist_desktop.core.handwriting` and all fine-tuning logic
+:mod:`mnist_desktop.core.finetune`; all JAX work goes through the worker
+(``trainRequested`` with the personal data builder, and the small
 ``jobRequested``/``jobFinished`` pair for measuring and finishing a fine-tune).
 """
 
@@ -47,16 +48,15 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.errors import MnistDesktopError
-from ..core.personal import (
+from ..core.finetune import (
     FinetuneOptions,
     FinetuneReport,
-    PersonalDataset,
-    Sample,
     accuracy_text,
     finetune_config,
     replay_dataset_name,
     trained_on_ids,
 )
+from ..core.handwriting import PersonalDataset, Sample
 from ..core.preprocess import to_model_input
 from .insight.common import thumbnail_grid
 from .run_history import RunRecord, format_duration
@@ -65,9 +65,9 @@ from .training_chart import TrainingChart
 if TYPE_CHECKING:
     from .main_window import MainWindow
 
-BUILDER = "mnist_desktop.core.personal:build_finetune_data"
-MEASURE_JOB = "mnist_desktop.core.personal:measure_job"
-FINISH_JOB = "mnist_desktop.core.personal:finish_finetune_job"
+BUILDER = "mnist_desktop.core.finetune:build_finetune_data"
+MEASURE_JOB = "mnist_desktop.core.finetune:measure_job"
+FINISH_JOB = "mnist_desktop.core.finetune:finish_finetune_job"
 DIGITS = tuple(str(d) for d in range(10))
 THUMB = 56
 MEASURE_DELAY_MS = 400  # re-measure this long after the last change (a burst of adds measures once)
