@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QFont, QIcon, QImage, QKeyEvent, QPainter, QPalette, QPen, QPixmap
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QFont, QIcon, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QButtonGroup,
     QCheckBox,
     QComboBox,
     QFileDialog,
@@ -39,7 +38,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QSpinBox,
     QTabWidget,
     QToolButton,
@@ -59,6 +57,7 @@ from ..core.finetune import (
 from ..core.handwriting import PersonalDataset, Sample
 from ..core.preprocess import to_model_input
 from .insight.common import thumbnail_grid
+from .personal_widgets import BAD, GOOD, THUMB, ConfusionView, DigitPicker, digit_article, thumbnail
 from .run_history import RunRecord, format_duration
 from .training_chart import TrainingChart
 
@@ -69,151 +68,9 @@ BUILDER = "mnist_desktop.core.finetune:build_finetune_data"
 MEASURE_JOB = "mnist_desktop.core.finetune:measure_job"
 FINISH_JOB = "mnist_desktop.core.finetune:finish_finetune_job"
 DIGITS = tuple(str(d) for d in range(10))
-THUMB = 56
 MEASURE_DELAY_MS = 400  # re-measure this long after the last change (a burst of adds measures once)
 MIN_SAMPLES_TO_TUNE = 10
 ZIP_FILTER = "Drawings zip (*.zip);;All files (*)"
-_GOOD = QColor("#009E73")
-_BAD = QColor("#D55E00")
-
-
-def digit_article(digit: int) -> str:
-    """"a 3", "an 8": the prompt reads like a sentence."""
-    return f"an {digit}" if digit == 8 else f"a {digit}"
-
-
-def thumbnail(image: np.ndarray, misread: bool = False, size: int = THUMB) -> QPixmap:
-    """A 28×28 model input as a crisp thumbnail; a coloured frame marks a misread drawing."""
-    data = np.ascontiguousarray(np.clip(np.asarray(image) * 255, 0, 255).astype(np.uint8))
-    qimage = QImage(data.data, 28, 28, 28, QImage.Format.Format_Grayscale8).copy()
-    pixmap = QPixmap(size, size)
-    pixmap.fill(Qt.GlobalColor.black)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-    painter.drawImage(QRectF(2, 2, size - 4, size - 4), qimage)
-    if misread:
-        painter.setPen(QPen(_BAD, 3))
-        painter.drawRect(QRectF(1.5, 1.5, size - 3, size - 3))
-    painter.end()
-    return pixmap
-
-
-class DigitPicker(QWidget):
-    """Ten toggle buttons, one per digit: which digit the drawing is."""
-
-    picked = Signal(int)
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.group = QButtonGroup(self)
-        self.group.setExclusive(True)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.setSpacing(2)
-        for d in range(10):
-            button = QToolButton()
-            button.setText(str(d))
-            button.setCheckable(True)
-            button.setAutoRaise(False)
-            button.setFixedSize(30, 28)
-            button.setToolTip(f"This drawing is {digit_article(d)}")
-            self.group.addButton(button, d)
-            row.addWidget(button)
-        row.addStretch(1)
-        self.group.idClicked.connect(self.picked.emit)
-
-    def value(self) -> int | None:
-        d = self.group.checkedId()
-        return None if d < 0 else d
-
-    def set_value(self, digit: int | None) -> None:
-        if digit is None:
-            checked = self.group.checkedButton()
-            if checked is not None:
-                self.group.setExclusive(False)
-                checked.setChecked(False)
-                self.group.setExclusive(True)
-        else:
-            self.group.button(int(digit)).setChecked(True)
-
-
-class ConfusionView(QWidget):
-    """A 10×10 confusion matrix: rows = the digit you drew, columns = what the model read."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self._matrix: np.ndarray | None = None
-        self.setMinimumSize(220, 220)
-        self.setMaximumHeight(320)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-
-    def set_matrix(self, matrix: np.ndarray | None) -> None:
-        self._matrix = None if matrix is None else np.asarray(matrix, int)
-        self.update()
-
-    def matrix(self) -> np.ndarray | None:
-        return self._matrix
-
-    def sizeHint(self) -> QSize:
-        return QSize(300, 300)
-
-    def hasHeightForWidth(self) -> bool:
-        return True
-
-    def heightForWidth(self, width: int) -> int:
-        return min(width, 360)
-
-    def paintEvent(self, event: Any) -> None:
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        pal = self.palette()
-        text = pal.color(QPalette.ColorRole.Text)
-        muted = pal.color(QPalette.ColorRole.PlaceholderText)
-        margin_left, margin_top = 34.0, 34.0
-        side = max(10.0, min(self.width() - margin_left - 4, self.height() - margin_top - 4))
-        cell = side / 10
-        font = QFont(self.font())
-        painter.setFont(font)
-        painter.setPen(muted)
-        painter.drawText(QRectF(margin_left, 0, side, 16), Qt.AlignmentFlag.AlignCenter, "read by the model as")
-        painter.save()
-        painter.translate(10, margin_top + side / 2)
-        painter.rotate(-90)
-        painter.drawText(QRectF(-side / 2, -8, side, 16), Qt.AlignmentFlag.AlignCenter, "you drew")
-        painter.restore()
-        painter.setPen(text)
-        for i in range(10):
-            painter.drawText(QRectF(margin_left + i * cell, 16, cell, 16), Qt.AlignmentFlag.AlignCenter, str(i))
-            painter.drawText(QRectF(18, margin_top + i * cell, 14, cell), Qt.AlignmentFlag.AlignCenter, str(i))
-        m = self._matrix
-        base = pal.color(QPalette.ColorRole.Base)
-        grid = pal.color(QPalette.ColorRole.Mid)
-        row_totals = m.sum(axis=1) if m is not None else np.zeros(10)
-        small = QFont(font)
-        small.setPointSizeF(max(6.0, min(font.pointSizeF(), cell * 0.38)))
-        painter.setFont(small)
-        for r in range(10):
-            for c in range(10):
-                rect = QRectF(margin_left + c * cell, margin_top + r * cell, cell, cell)
-                count = 0 if m is None else int(m[r, c])
-                fill = QColor(base)
-                if count and row_totals[r]:
-                    share = count / row_totals[r]
-                    colour = QColor(_GOOD if r == c else _BAD)
-                    colour.setAlphaF(0.15 + 0.75 * share)
-                    fill = colour
-                painter.fillRect(rect, fill)
-                painter.setPen(QPen(grid, 0.5))
-                painter.drawRect(rect)
-                if count:
-                    painter.setPen(text)
-                    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, str(count))
-        if m is None:
-            painter.setPen(muted)
-            painter.setFont(font)
-            painter.drawText(QRectF(margin_left, margin_top, side, side), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                             "Measure to see which digits\nthe model confuses")
-        painter.end()
 
 
 class _GalleryKeys(QObject):
@@ -765,7 +622,7 @@ class PersonalPanel(QWidget):
             lines.append(sample.created.replace("T", " ")[:16])
         item.setToolTip("\n".join(lines))
         if wrong is not None:
-            item.setForeground(_BAD)
+            item.setForeground(BAD)
         else:
             item.setData(Qt.ItemDataRole.ForegroundRole, None)
 
@@ -975,7 +832,7 @@ class PersonalPanel(QWidget):
             self.confusion.set_matrix(None)
         else:
             self.personal_score.setText(accuracy_text(m["accuracy"]))
-            self.personal_score.setStyleSheet(f"color: {(_GOOD if m['accuracy'] >= 0.9 else _BAD).name()};")
+            self.personal_score.setStyleSheet(f"color: {(GOOD if m['accuracy'] >= 0.9 else BAD).name()};")
             extra = f"; {m['excluded']} it trained on left out" if m.get("excluded") else ""
             self.personal_caption.setText(f"your drawings: {m['correct']} of {m['count']} read right{extra}")
             self.confusion.set_matrix(m["confusion"])
@@ -1132,7 +989,7 @@ class PersonalPanel(QWidget):
             if before is None or after is None:
                 return "–", None
             delta = (after - before) * 100
-            return f"{delta:+.1f} pts", (_GOOD if delta > 0 else _BAD if delta < -tolerance * 100 else None)
+            return f"{delta:+.1f} pts", (GOOD if delta > 0 else BAD if delta < -tolerance * 100 else None)
 
         cell(1, 1, accuracy_text(report.personal_before))
         cell(1, 2, accuracy_text(report.personal_after))
@@ -1166,7 +1023,7 @@ class PersonalPanel(QWidget):
     def _set_status(self, text: str, error: bool = False) -> None:
         self.status_label.setText(text)
         self.status_label.setVisible(bool(text))
-        self.status_label.setStyleSheet(f"color: {_BAD.name()};" if error else "")
+        self.status_label.setStyleSheet(f"color: {BAD.name()};" if error else "")
 
     def _update_buttons(self) -> None:
         has_drawing = not self.window.canvas.is_empty()
