@@ -68,6 +68,9 @@ def test_dragging_a_vertical_bar_puts_ink_along_the_bar(qtbot, canvas):
         vertical_bar(qtbot, canvas)
     array = canvas.to_array()
     assert not canvas.is_empty()
+    pixels = canvas.to_bytes()  # what the live prediction reads: the same picture as bytes
+    assert pixels.dtype == np.uint8 and pixels.max() == 255
+    np.testing.assert_array_equal(pixels.astype(np.float32) / 255.0, array)
     for fy in (0.3, 0.4, 0.5, 0.6, 0.7):
         assert ink(array, 0.5, fy) > 0.9, f"no ink at y={fy}"
     for fx, fy in ((0.2, 0.5), (0.8, 0.5), (0.5, 0.1), (0.5, 0.9)):

@@ -370,3 +370,16 @@ def test_ink_box_is_the_box_of_every_pixel_over_the_noise_level(grey: np.ndarray
         assert wide.start <= got.start and got.stop <= wide.stop  # nothing below the noise level widens the box
         if narrow.stop > narrow.start:
             assert got.start <= narrow.start and narrow.stop <= got.stop  # and no clear ink is left out
+
+
+@settings(max_examples=150, deadline=None)
+@given(picture=hnp.arrays(np.uint8, st.tuples(st.integers(1, 40), st.integers(1, 40))))
+def test_canvas_bytes_give_exactly_what_their_float_picture_gives(picture: np.ndarray) -> None:
+    """The canvas hands over uint8 pixels, searched as bytes (only the crop is converted):
+    the result must be bit-identical to converting the whole picture first."""
+    as_float = picture.astype(np.float32) * np.float32(1 / 255)
+    from_bytes, from_float = to_model_input(picture), to_model_input(as_float)
+    assert (from_bytes is None) == (from_float is None)
+    if from_bytes is not None:
+        np.testing.assert_array_equal(from_bytes, from_float)
+    assert ink_box(picture) == ink_box(as_float)

@@ -108,7 +108,8 @@ def bench_inference(repeats: int) -> dict[str, Any]:
     ckpt = load_checkpoint(bundled_model_path())
     params = jax.device_put(ckpt.params)  # as the GUI worker keeps the active model (Worker.set_params)
     rng = np.random.default_rng(0)
-    canvases = [random_drawn_canvas(int(rng.integers(10)), rng, canvas_size=560).astype(np.float32) / 255 for _ in range(32)]
+    # uint8 pixels, as the canvas hands them over (DrawingCanvas.to_bytes)
+    canvases = [random_drawn_canvas(int(rng.integers(10)), rng, canvas_size=560) for _ in range(32)]
     predict_one(ckpt.model_name, params, to_model_input(canvases[0]))  # compile
     for method in SALIENCY_METHODS:
         analyse_one(ckpt.model_name, params, to_model_input(canvases[0]), method)

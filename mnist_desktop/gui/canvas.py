@@ -97,13 +97,18 @@ def grey_array_to_qimage(array: np.ndarray) -> QImage:
     return QImage(data.data, width, height, width, QImage.Format.Format_Grayscale8).copy()
 
 
-def qimage_to_grey_array(image: QImage) -> np.ndarray:
-    """A Grayscale8 QImage as a float32 (H, W) array in [0, 1] (a copy)."""
+def qimage_to_bytes(image: QImage) -> np.ndarray:
+    """A QImage as a uint8 (H, W) grey array (a copy)."""
     if image.format() != QImage.Format.Format_Grayscale8:
         image = image.convertToFormat(QImage.Format.Format_Grayscale8)
     height, width, stride = image.height(), image.width(), image.bytesPerLine()
     raw = np.frombuffer(image.constBits(), dtype=np.uint8, count=stride * height)
-    return raw.reshape(height, stride)[:, :width].astype(np.float32) / 255.0
+    return raw.reshape(height, stride)[:, :width].copy()
+
+
+def qimage_to_grey_array(image: QImage) -> np.ndarray:
+    """A Grayscale8 QImage as a float32 (H, W) array in [0, 1] (a copy)."""
+    return qimage_to_bytes(image).astype(np.float32) / 255.0
 
 
 def heatmap_to_qimage(heatmap: np.ndarray, colour: QColor | None = None, max_alpha: float = 0.6) -> QImage:
@@ -479,6 +484,11 @@ class DrawingCanvas(QWidget):
         """The picture as float32 (560, 560) in [0, 1], ink = 1, including a stroke in progress."""
         return qimage_to_grey_array(self._image)
 
+    def to_bytes(self) -> np.ndarray:
+        """The picture as its uint8 (560, 560) pixels, ink = 255: the cheapest input for
+        ``to_model_input``, which finds the ink on the bytes (same result as :meth:`to_array`)."""
+        return qimage_to_bytes(self._image)
+
     def to_qimage(self) -> QImage:
         """A copy of the picture as a Grayscale8 QImage."""
         return self._image.copy()
@@ -585,7 +595,7 @@ class DrawingCanvas(QWidget):
 
     def _after_commit(self) -> None:
         self._image = self._committed
-        self._empty = bool(qimage_to_grey_array(self._committed).max() <= EMPTY_THRESHOLD)
+        self._empty = bool(qimage_to_bytes(self._committed).max() <= EMPTY_THRESHOLD * 255)
         self._update_actions()
         self.update()
 

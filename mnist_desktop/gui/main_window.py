@@ -256,7 +256,7 @@ class MainWindow(QMainWindow):
         self._throttle.stop()
         if self._closing:  # the worker is (being) shut down
             return
-        self.model_input = to_model_input(self.canvas.to_array()) if not self.canvas.is_empty() else None
+        self.model_input = to_model_input(self.canvas.to_bytes()) if not self.canvas.is_empty() else None
         self.input_view.set_image(self.model_input)
         if self.model_input is None:
             self.prediction_view.set_probabilities(None)

@@ -207,7 +207,7 @@ class SaliencyView(InsightPanel):
         self.region = None
         if self.canvas_box.isChecked() and self.saliency is not None and self.model_input is not None \
                 and not window.canvas.is_empty():
-            self.region = saliency_region(window.canvas.to_array(), self.model_input)
+            self.region = saliency_region(window.canvas.to_bytes(), self.model_input)
         if self.region is not None:
             window.canvas.set_overlay(self.saliency, region=self.region)
             self.status.setText("On the canvas: mapped back through preprocessing's crop and scale.")
