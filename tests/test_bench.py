@@ -54,6 +54,13 @@ def test_no_torch_no_ratios(report):
     assert bench._ratios(report) == {}
 
 
+def test_the_torch_suite_alone_still_compares_the_mlp_pairs(report):
+    del report["train"]  # `mnist-desktop bench torch`: the pairs carry our own runs
+    assert list(bench._ratios(report)) == ["mlp epoch samples/s, best epoch (ours / torch), median of 3 pairs",
+                                           "mlp epoch samples/s, best epoch, lowest pair",
+                                           "mlp epoch samples/s, median epoch, median of pairs"]
+
+
 def test_table_shows_runs_epoch_rates_and_ratios(report, capsys):
     report["ratios"] = bench._ratios(report)
     bench._print_table(report)

@@ -252,10 +252,10 @@ def _print_table(report: dict[str, Any]) -> None:
 
 def _ratios(report: dict[str, Any]) -> dict[str, float]:
     torch, train = report.get("torch"), report.get("train")
-    if not torch or not train:
+    if not torch:
         return {}
     ratios = {}
-    cnn = [r for r in train["runs"] if r["model"] == "cnn"]
+    cnn = [r for r in train["runs"] if r["model"] == "cnn"] if train else []
     if cnn and "cnn" in torch:
         t_last = torch["cnn"]["epochs"][-1]
         ours = max(r["train_seconds"] for r in cnn)  # slowest seed, compile included
