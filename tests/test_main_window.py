@@ -42,6 +42,17 @@ def test_window_shows_the_bundled_model_and_device(window):
     assert window.prediction_view.shown_text() == "Draw a digit"
 
 
+def test_a_label_smoothed_model_says_why_it_is_never_100_percent_sure(qtbot, window, trained_logreg):
+    # the bundled model was trained with label smoothing 0.1: its target for the right class is 91 %
+    assert window.prediction_view.note() == ("Trained with label smoothing 0.1, so even a clear digit scores near "
+                                             "91%, not 100%: by design, not doubt.")
+    params, _ = trained_logreg  # trained without smoothing: no note
+    with qtbot.waitSignal(window.activeModelChanged, timeout=10_000):
+        window.worker.activateRequested.emit("logreg", params, {"name": "plain", "metadata": {"hyperparameters": {
+            "label_smoothing": 0.0}}})
+    assert window.prediction_view.note() == ""
+
+
 @pytest.mark.parametrize(
     ("label", "strokes"),
     [

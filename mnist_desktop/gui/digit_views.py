@@ -307,6 +307,20 @@ class _ProbabilityBars(QWidget):
             painter.end()
 
 
+def label_smoothing_note(smoothing: float, classes: int = 10) -> str:
+    """Why a model trained with label smoothing is never 100 % sure -- or "" without it.
+
+    Smoothing ε trains towards 1 - ε + ε/classes for the right class (0.91 for
+    ε = 0.1), so a learner seeing "93 %" on a perfect 7 should know that is the
+    design, not doubt.
+    """
+    if not smoothing or smoothing <= 0:
+        return ""
+    target = 1 - smoothing + smoothing / classes
+    return (f"Trained with label smoothing {smoothing:g}, so even a clear digit scores near "
+            f"{target:.0%}, not 100%: by design, not doubt.")
+
+
 class PredictionView(QWidget):
     """The model's answer: the top class with its confidence, and a bar for every class.
 
@@ -323,8 +337,13 @@ class PredictionView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(8)
+        self._note = QLabel()
+        self._note.setWordWrap(True)
+        self._note.setStyleSheet("color: palette(placeholder-text);")
+        self._note.hide()
         layout.addWidget(self._headline)
         layout.addWidget(self._bars)
+        layout.addWidget(self._note)
         layout.addStretch(1)
         self.setAccessibleName("Prediction")
         self.set_class_names(class_names)
@@ -342,6 +361,14 @@ class PredictionView(QWidget):
             probabilities = None
         self._bars.updateGeometry()
         self.set_probabilities(probabilities)
+
+    def set_note(self, text: str) -> None:
+        """A small line under the bars about the model (e.g. :func:`label_smoothing_note`); "" hides it."""
+        self._note.setText(text)
+        self._note.setVisible(bool(text))
+
+    def note(self) -> str:
+        return self._note.text() if self._note.isVisibleTo(self) else ""
 
     def set_placeholder(self, text: str) -> None:
         """The text shown while there is no prediction (default "Draw a digit")."""

@@ -33,7 +33,7 @@ from ..core.errors import MnistDesktopError
 from ..core.paths import bundled_model_path, user_data_dir
 from ..core.preprocess import is_dark_on_light, load_image, to_model_input
 from .canvas import DrawingCanvas
-from .digit_views import ModelInputView, PredictionView
+from .digit_views import ModelInputView, PredictionView, label_smoothing_note
 
 PREDICT_THROTTLE_MS = 15  # at most ~60 predictions/s while drawing; the worker keeps only the newest
 MODEL_FILTER = "mnist-desktop models (*.ckpt *.npz *.zip);;All files (*)"
@@ -212,7 +212,12 @@ class MainWindow(QMainWindow):
 
     def _on_model_changed(self, info: dict) -> None:
         self.active = info
-        self.prediction_view.set_class_names(list(info.get("class_names") or [str(i) for i in range(10)]))
+        names = list(info.get("class_names") or [str(i) for i in range(10)])
+        self.prediction_view.set_class_names(names)
+        hyper = (info.get("metadata") or {}).get("hyperparameters") or {}
+        smoothing = hyper.get("label_smoothing")
+        self.prediction_view.set_note(
+            label_smoothing_note(float(smoothing), len(names)) if isinstance(smoothing, (int, float)) else "")
         acc = info.get("test_accuracy")
         acc_text = f" · test accuracy {acc:.2%}" if isinstance(acc, float) and math.isfinite(acc) else ""
         self.model_label.setText(f"Model: {info.get('name', '?')} ({info.get('title', info.get('model_name'))}, "
