@@ -70,3 +70,18 @@ def test_table_shows_runs_epoch_rates_and_ratios(report, capsys):
     assert "mlp pair 2: ours best epoch 80,000 samples/s, torch best epoch 64,000 → 1.25×" in out
     assert "ratio mlp epoch samples/s, best epoch (ours / torch), median of 3 pairs: 1.67×" in out
     assert "ratio cnn time to 99 % (torch wall / our slowest train s): 2.10×" in out
+
+
+def test_inference_suite_runs_and_reports_every_live_path(capsys):
+    """A smoke run of the real suite (numbers are not checked: speed lives in the bench, not in tests)."""
+    import json
+
+    from mnist_desktop.core.cli import main
+    from mnist_desktop.core.insight import SALIENCY_METHODS
+
+    assert main(["bench", "inference", "--quick", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    paths = report["inference"]
+    assert paths["model"] == "cnn"
+    assert set(paths) == {"model", "predict", *(f"+activations+{m} saliency" for m in SALIENCY_METHODS)}
+    assert all(0 < paths[k]["p50_ms"] <= paths[k]["p99_ms"] and paths[k]["n"] == 200 for k in paths if k != "model")
