@@ -18,8 +18,14 @@ data.train_x, data.train_y = data.train_x[:2048], data.train_y[:2048]
 trainer = Trainer(default_config("cnn", epochs=1, batch_size=128, log_every=8), data)
 done = list(trainer.run())[-1]
 leaves = [np.asarray(l).ravel() for l in jax.tree_util.tree_leaves(done.params)]
+# a diverging run falls back to a finite snapshot of the sharded weights too
+import mnist_desktop.core.training as training
+training.SNAPSHOT_EVERY = 1
+bad = list(Trainer(default_config("mlp", optimizer="sgd", learning_rate=100.0, schedule="constant", epochs=1,
+                                  batch_size=128), data).run())[-1]
 print(json.dumps({"devices": trainer.devices, "n_jax": len(jax.devices()), "acc": done.test_accuracy,
-                  "params": np.concatenate(leaves)[::97].tolist()}))
+                  "params": np.concatenate(leaves)[::97].tolist(), "diverged": bad.status, "message": bad.message,
+                  "finite": all(bool(np.isfinite(l).all()) for l in jax.tree_util.tree_leaves(bad.params))}))
 """
 
 
@@ -37,3 +43,6 @@ def test_two_cpu_devices_match_one_device():
     assert one["devices"] == 1 and two["devices"] == 2 and two["n_jax"] == 2
     assert abs(one["acc"] - two["acc"]) <= 0.01
     np.testing.assert_allclose(two["params"], one["params"], rtol=2e-3, atol=2e-4)
+    for result in (one, two):
+        assert result["diverged"] == "diverged" and result["finite"]
+        assert "kept the weights from step 0" not in result["message"], result["message"]  # a later snapshot
