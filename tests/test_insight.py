@@ -39,8 +39,11 @@ def test_integrated_gradients_add_up_to_the_score_change_from_a_blank_input(mode
 
 def test_integrated_gradients_lie_on_the_ink_and_the_plain_gradient_does_not(model, drawings):
     for x in drawings[:3]:
-        integrated = analyse_one("cnn", model.params, x, "integrated").saliency
-        plain = analyse_one("cnn", model.params, x, "gradient").saliency
+        analysis = analyse_one("cnn", model.params, x, "integrated")
+        integrated, plain = analysis.saliency, analyse_one("cnn", model.params, x, "gradient").saliency
+        # the views show the size and, beside it, the sign: the same map
+        np.testing.assert_allclose(np.abs(analysis.attribution), integrated, atol=1e-6)
+        assert analysis.attribution.min() < 0 < analysis.attribution.max()
         assert integrated.shape == plain.shape == (28, 28)
         assert integrated.max() == pytest.approx(1.0) and plain.max() == pytest.approx(1.0)
         assert not integrated[x == 0].any()  # blank baseline: paper gets no attribution

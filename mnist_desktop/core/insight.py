@@ -31,6 +31,7 @@ class Analysis:
     probabilities: np.ndarray  # (10,)
     activations: dict[str, np.ndarray]  # layer -> activation without the batch axis
     saliency: np.ndarray | None  # (28, 28) in [0, 1], or None when not requested
+    attribution: np.ndarray | None = None  # (28, 28) in [-1, 1]: the signed saliency (+ raises the score)
 
 
 @functools.cache
@@ -65,10 +66,10 @@ def _analyse_fn(model_name: str, saliency_method: str = "gradient") -> Callable:
         batch = x[None, :, :, None]
         logits, acts = apply_acts(params, batch)
         label = jnp.argmax(logits[0])
-        sal = jnp.abs(_attribution(lambda imgs: apply_acts(params, imgs)[0][:, label], batch, saliency_method))
-        sal = sal / jnp.maximum(sal.max(), 1e-12)
+        signed = _attribution(lambda imgs: apply_acts(params, imgs)[0][:, label], batch, saliency_method)
+        signed = signed / jnp.maximum(jnp.abs(signed).max(), 1e-12)
         acts = {k: v[0] for k, v in acts.items()}
-        return jax.nn.softmax(logits[0]), acts, sal
+        return jax.nn.softmax(logits[0]), acts, jnp.abs(signed), signed
 
     return jax.jit(analyse)
 
@@ -82,9 +83,8 @@ def analyse_one(model_name: str, params: Any, image: np.ndarray, saliency_method
     """Probabilities, per-layer activations and saliency (a :data:`SALIENCY_METHODS` name) for one (28, 28) input."""
     if saliency_method not in SALIENCY_METHODS:
         raise ValueError(f"unknown saliency method {saliency_method!r}; choose one of {', '.join(SALIENCY_METHODS)}")
-    probs, acts, sal = _analyse_fn(model_name, saliency_method)(params, jnp.asarray(image, jnp.float32))
-    host = jax.device_get((probs, acts, sal))
-    return Analysis(np.asarray(host[0]), {k: np.asarray(v) for k, v in host[1].items()}, np.asarray(host[2]))
+    probs, acts, sal, signed = jax.device_get(_analyse_fn(model_name, saliency_method)(params, jnp.asarray(image, jnp.float32)))
+    return Analysis(np.asarray(probs), {k: np.asarray(v) for k, v in acts.items()}, np.asarray(sal), np.asarray(signed))
 
 
 @functools.cache

@@ -18,13 +18,22 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ...core import preprocess
-from .common import AdaptiveSplitter, InsightPanel, MosaicView, analysis_demand, format_pct, sequential_cmap
+from .common import (
+    AdaptiveSplitter,
+    InsightPanel,
+    MosaicView,
+    analysis_demand,
+    diverging_cmap,
+    format_pct,
+    sequential_cmap,
+)
 
 if TYPE_CHECKING:
     from ..main_window import MainWindow
 
 CANVAS_SETTING = "insight/saliency_on_canvas"
 METHOD_SETTING = "insight/saliency_method"
+HEAT_CAPTION = "Saliency with its sign"
 #: (label, core.insight.SALIENCY_METHODS name, tooltip); named here because this
 #: module must not import the core's JAX code before the window is up.
 METHODS = (
@@ -93,14 +102,14 @@ class SaliencyView(InsightPanel):
         self.overlay_view = MosaicView()
         self.heat_view = MosaicView(colorbar=True)
         holder = AdaptiveSplitter([1, 1.15], ratio=1.6)
-        for caption, view in (("What the model sees, saliency in red", self.overlay_view),
-                              ("Saliency alone", self.heat_view)):
+        self.heat_caption = QLabel(HEAT_CAPTION)
+        for caption, view in ((QLabel("What the model sees, saliency in red"), self.overlay_view),
+                              (self.heat_caption, self.heat_view)):
             part = QWidget()
             layout = QVBoxLayout(part)
             layout.setContentsMargins(0, 0, 0, 0)
-            label = QLabel(caption)
-            label.setAlignment(Qt.AlignmentFlag.AlignHCenter)
-            layout.addWidget(label)
+            caption.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+            layout.addWidget(caption)
             layout.addWidget(view, 1)
             holder.addWidget(part)
         self.canvas_box = QCheckBox("Show saliency on canvas")
@@ -132,6 +141,7 @@ class SaliencyView(InsightPanel):
         self.body.addLayout(controls)
         self.body.addWidget(self.status)
         self.saliency: np.ndarray | None = None
+        self.attribution: np.ndarray | None = None
         self.model_input: np.ndarray | None = None
         self.region: tuple[float, float, float, float] | None = None
         self._shown = False
@@ -158,24 +168,31 @@ class SaliencyView(InsightPanel):
         acts = analysis.get("activations") or {}
         analysed = acts.get("input")  # exactly the input the gradient was taken at
         image = np.asarray(analysed)[..., 0] if analysed is not None else getattr(self._window, "model_input", None)
-        self.set_saliency(analysis["saliency"], image, np.asarray(probabilities))
+        self.set_saliency(analysis["saliency"], image, np.asarray(probabilities), analysis.get("attribution"))
 
     def set_saliency(self, saliency: np.ndarray | None, model_input: np.ndarray | None,
-                     probabilities: np.ndarray | None) -> None:
-        """Show a (28, 28) saliency in [0, 1] for ``model_input``; None clears everything."""
+                     probabilities: np.ndarray | None, attribution: np.ndarray | None = None) -> None:
+        """Show a (28, 28) saliency in [0, 1] for ``model_input`` and, if given, its signed
+        ``attribution`` in [-1, 1] (red raises the score, blue lowers it); None clears everything."""
         if saliency is None or model_input is None:
-            self.saliency = self.model_input = self.region = None
+            self.saliency = self.model_input = self.region = self.attribution = None
             self._clear_views()
             self._apply_overlays()
             return
         self.saliency = np.clip(np.asarray(saliency, np.float32), 0, 1)
         self.model_input = np.asarray(model_input, np.float32)
+        self.attribution = None if attribution is None else np.clip(np.asarray(attribution, np.float32), -1, 1)
         self.overlay_view.set_rgba(blend(self.model_input, self.saliency))
-        self.heat_view.set_tiles(self.saliency[None], 1, (0.0, 1.0), sequential_cmap())
+        if self.attribution is not None:
+            self.heat_view.set_tiles(self.attribution[None], 1, (-1.0, 1.0), diverging_cmap())
+        else:
+            self.heat_view.set_tiles(self.saliency[None], 1, (0.0, 1.0), sequential_cmap())
         if probabilities is not None and len(probabilities):
             names = self._class_names(len(probabilities))
             top = int(np.argmax(probabilities))
             label = f"“{names[top]}”"
+            self.heat_caption.setText(f"Red raises the score of {label}, blue lowers it" if self.attribution is not None
+                                      else "Saliency alone")
             if self.method == "gradient":
                 what = (f"how much each input pixel would change the score of {label} if its ink changed "
                         "(|∂ score / ∂ pixel|, strongest = 1)")
@@ -184,7 +201,7 @@ class SaliencyView(InsightPanel):
                         "blank input (|integrated gradients|, strongest = 1)")
             self.set_explanation(
                 f"Saliency for the prediction {label} ({format_pct(float(probabilities[top]))}): {what}. "
-                "Red/bright pixels are the ones the answer hinges on.")
+                "Bright red pixels are the ones the answer hinges on; on the right, the same with its sign.")
         self._apply_overlays()
 
     def _class_names(self, count: int) -> list[str]:
@@ -195,6 +212,7 @@ class SaliencyView(InsightPanel):
     def _clear_views(self) -> None:
         for view in (self.overlay_view, self.heat_view):
             view.set_tiles(np.full((1, 28, 28), np.nan, np.float32), 1, (0.0, 1.0), sequential_cmap())
+        self.heat_caption.setText(HEAT_CAPTION)
         self.set_explanation(WAITING)
 
     # -- overlays on the main window ---------------------------------------------
