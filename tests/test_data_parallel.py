@@ -45,4 +45,4 @@ def test_two_cpu_devices_match_one_device():
     np.testing.assert_allclose(two["params"], one["params"], rtol=2e-3, atol=2e-4)
     for result in (one, two):
         assert result["diverged"] == "diverged" and result["finite"]
-        assert "kept the weights from step 0" not in result["message"], result["message"]  # a later snapshot
+        assert "kept the weights saved at step 0" not in result["message"], result["message"]  # a later snapshot

@@ -92,7 +92,7 @@ DIVERGING = dict(model="mlp", optimizer="sgd", learning_rate=100.0, schedule="co
 
 
 def nan_and_kept_steps(message: str) -> tuple[int, int]:
-    found = re.fullmatch(r"loss became NaN at step (\d+) \(learning rate too high\?\); kept the weights from step (\d+), the last finite ones", message)
+    found = re.fullmatch(r"loss became NaN at step (\d+) \(learning rate too high\?\); kept the weights saved at step (\d+), the newest finite copy", message)
     assert found, message
     return int(found[1]), int(found[2])
 
@@ -115,6 +115,33 @@ def test_divergence_falls_back_to_the_newest_finite_snapshot(subset, monkeypatch
     # the loss of step n is computed from the weights after step n - 1; those may
     # already hold an inf/NaN, in which case the snapshot before them is kept
     assert nan_step - 2 <= kept <= nan_step - 1
+    assert all(np.all(np.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(done.params))
+
+
+def test_a_blow_up_in_the_very_last_step_is_caught_at_the_end(subset, monkeypatch):
+    """The last update's NaN has no later loss to show it; the run's end checks the weights once."""
+    import jax.numpy as jnp
+
+    real_step_maker = training.make_train_step
+    trainer = Trainer(default_config("logreg", epochs=0.2, log_every=5), subset)
+
+    def poisoned(*args, **kwargs):
+        step_fn, calls = real_step_maker(*args, **kwargs), iter(range(1, 10**6))
+
+        def step(*step_args):
+            params, opt_state, stats = step_fn(*step_args)
+            if next(calls) == trainer.total_steps:
+                params = jax.tree_util.tree_map(lambda a: a * jnp.nan, params)
+            return params, opt_state, stats
+        return step
+
+    monkeypatch.setattr(training, "make_train_step", poisoned)
+    monkeypatch.setattr(training, "SNAPSHOT_EVERY", 4)
+    done = run(trainer)[-1]
+    last_snapshot = (trainer.total_steps - 1) // 4 * 4
+    assert done.status == "diverged" and done.test is None
+    assert done.message == (f"the weights became NaN at step {trainer.total_steps} (learning rate too high?); "
+                            f"kept the weights saved at step {last_snapshot}, the newest finite copy")
     assert all(np.all(np.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(done.params))
 
 

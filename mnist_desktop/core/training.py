@@ -404,7 +404,7 @@ class Trainer:
                 if not ok:
                     kept = fall_back()
                     return (f"loss became NaN at step {done_step} (learning rate too high?); "
-                            f"kept the weights from step {kept}, the last finite ones")
+                            f"kept the weights saved at step {kept}, the newest finite copy")
                 value = float(loss)
                 window_loss.append(value)
                 epoch_loss.append(value)
@@ -480,6 +480,11 @@ class Trainer:
                 test_accuracy=None if tracked is None else tracked.accuracy,
             )
         pending.clear()
+        if status != "diverged" and not bool(_snapshot(self.params)[1]):
+            # the last update blew up with no later loss left to show it (checked once per run,
+            # with the snapshot function the run has already compiled)
+            status, message = "diverged", (f"the weights became NaN at step {step} (learning rate too high?); "
+                                           f"kept the weights saved at step {fall_back()}, the newest finite copy")
         train_seconds = time.perf_counter() - start - paused_total
         test = None
         if test_dev is not None and status != "diverged":
