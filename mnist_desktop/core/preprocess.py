@@ -457,10 +457,14 @@ def _boost_thin_strokes(patch: np.ndarray) -> np.ndarray:
     are left alone; thin ones are scaled up until that percentile reaches
     ``_MIN_INK_LEVEL``.
     """
-    flat = np.sort(patch.reshape(len(patch), -1), axis=1)
-    count = (flat > 0).sum(axis=1)
-    pick = flat.shape[1] - count + (count * 9) // 10
-    typical = np.take_along_axis(flat, np.minimum(pick, flat.shape[1] - 1)[:, None], axis=1)[:, 0]
+    if len(patch) == 1:  # the live canvas: a partial sort of the inked pixels only
+        ink = patch[patch > 0]
+        typical = np.array([np.partition(ink, (ink.size * 9) // 10)[(ink.size * 9) // 10] if ink.size else 0.0])
+    else:
+        flat = np.sort(patch.reshape(len(patch), -1), axis=1)
+        count = (flat > 0).sum(axis=1)
+        pick = flat.shape[1] - count + (count * 9) // 10
+        typical = np.take_along_axis(flat, np.minimum(pick, flat.shape[1] - 1)[:, None], axis=1)[:, 0]
     gain = np.where(
         (typical > 0) & (typical < _MIN_INK_LEVEL),
         np.minimum(_MIN_INK_LEVEL / np.maximum(typical, 1e-12), _MAX_GAIN),
