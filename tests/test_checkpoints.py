@@ -121,6 +121,19 @@ def test_truncated_checkpoint_is_refused(tmp_path, cnn_params):
             load_checkpoint(tmp_path / "cut.ckpt")
 
 
+def test_garbled_zip_version_field_is_refused(tmp_path, cnn_params):
+    """A version-needed byte flipped in the central directory makes zipfile raise
+    NotImplementedError (found by the fuzz test below); it must read as a damaged file."""
+    path = tmp_path / "m.ckpt"
+    save_checkpoint(path, "cnn", cnn_params, {"dataset": "mnist"})
+    data = bytearray(path.read_bytes())
+    directory = data.index(b"PK\x01\x02")
+    data[directory + 6:directory + 8] = (235).to_bytes(2, "little")  # "needs zip version 23.5"
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="m.ckpt is not a usable mnist-desktop model"):
+        load_checkpoint(path)
+
+
 def test_failed_save_keeps_previous_file(tmp_path, cnn_params, monkeypatch):
     path = save_checkpoint(tmp_path / "keep.ckpt", "cnn", cnn_params)
     before = path.read_bytes()

@@ -306,6 +306,12 @@ def test_import_refuses_archives_that_are_not_exports(tmp_path):
         ds.import_zip(_zip(tmp_path / "z.zip", {"labels.csv": b"name,digit\na.png,1\n"}))
     with pytest.raises(DatasetError, match="no such file"):
         ds.import_zip(tmp_path / "absent.zip")
+    garbled = bytearray(_zip(tmp_path / "v.zip", {"labels.csv": b"file,label\n"}).read_bytes())
+    directory = garbled.index(b"PK\x01\x02")
+    garbled[directory + 6:directory + 8] = (235).to_bytes(2, "little")  # zipfile: NotImplementedError
+    (tmp_path / "v.zip").write_bytes(bytes(garbled))
+    with pytest.raises(DatasetError, match="not a zip archive of drawings"):
+        ds.import_zip(tmp_path / "v.zip")
     assert len(ds) == 0
 
 

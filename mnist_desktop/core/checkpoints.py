@@ -20,7 +20,6 @@ import math
 import os
 import platform
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -28,7 +27,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .errors import CheckpointError
-from .fileio import atomic_writer
+from .fileio import ZIP_READ_ERRORS, atomic_writer
 from .models import MODELS, param_shapes
 from .preprocess import PREPROCESS_VERSION
 
@@ -172,7 +171,7 @@ def _read_array(path: Path, zf: zipfile.ZipFile, entry: str) -> np.ndarray:
         raise _fail(path, f"{entry} is {info.file_size} bytes (limit {MAX_ARRAY_BYTES})")
     try:
         return np.lib.format.read_array(io.BytesIO(zf.read(info)), allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+    except ZIP_READ_ERRORS as err:
         raise _fail(path, f"{entry} is not a valid array ({err})") from None
 
 
@@ -190,7 +189,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"model file not found: {src}") from None
     except IsADirectoryError:
         raise CheckpointError(f"{src} is a folder, not a model file") from None
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+    except ZIP_READ_ERRORS as err:
         raise _fail(src, f"it is not a checkpoint archive ({err})") from None
     with zf:
         try:
@@ -223,6 +222,6 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
                     if not np.all(np.isfinite(arr)):
                         raise _fail(src, f"{module}/{name} contains NaN or infinite values")
                     params.setdefault(module, {})[name] = arr
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError) as err:
+        except ZIP_READ_ERRORS as err:
             raise _fail(src, f"the archive is damaged ({err})") from None
     return Checkpoint(meta["model"], params, meta)

@@ -3,6 +3,7 @@
 The data goes to a temporary file in the destination folder (same filesystem, so
 ``os.replace`` is atomic), is flushed and fsynced, then renamed over the target.
 If anything fails the temporary file is removed and the old file is untouched.
+Also here: what reading a damaged zip archive can raise.
 """
 
 from __future__ import annotations
@@ -10,8 +11,17 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 from typing import BinaryIO, Iterator
+
+#: What ``zipfile`` raises on a damaged archive, when opening it or reading an
+#: entry: besides BadZipFile, a garbled header gives zlib/EOF/Value errors, and a
+#: garbled version or compression field NotImplementedError (found by fuzzing
+#: model files). Loaders turn all of them into one clear message.
+ZIP_READ_ERRORS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, NotImplementedError, RuntimeError)
 
 
 def _existing_mode(target: Path) -> int:

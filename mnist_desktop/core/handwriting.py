@@ -36,7 +36,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import ConfigError, DatasetError, ImageError, MnistDesktopError
-from .fileio import atomic_write_bytes, atomic_writer
+from .fileio import ZIP_READ_ERRORS, atomic_write_bytes, atomic_writer
 from .paths import user_data_dir
 from .preprocess import load_image, to_model_input
 
@@ -466,7 +466,7 @@ class PersonalDataset:
             zf = zipfile.ZipFile(source)
         except FileNotFoundError:
             raise DatasetError(f"{source}: no such file") from None
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+        except ZIP_READ_ERRORS as err:
             raise DatasetError(f"{source} is not a zip archive of drawings ({err})") from None
         report = ImportReport()
         with zf:
@@ -481,7 +481,7 @@ class PersonalDataset:
                 raise DatasetError(f"{source}: {index.filename} is too large ({index.file_size:,} bytes)")
             try:
                 text = zf.read(index).decode("utf-8-sig")
-            except (UnicodeDecodeError, zipfile.BadZipFile, OSError, ValueError) as err:
+            except (UnicodeDecodeError, *ZIP_READ_ERRORS) as err:
                 raise DatasetError(f"{source}: {index.filename} cannot be read as UTF-8 text ({err})") from None
             prefix = index.filename[: -len(INDEX_NAME)]
             reader = csv.DictReader(io.StringIO(text))
@@ -519,7 +519,7 @@ class PersonalDataset:
             return
         try:
             data = zf.read(info)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as err:
+        except ZIP_READ_ERRORS as err:
             raise ImageError(f"cannot be read from the zip ({err})") from None
         picture = _decode_png(data, name)
         model_input = to_model_input(picture)
