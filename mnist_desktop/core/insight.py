@@ -30,8 +30,12 @@ class Analysis:
 
     probabilities: np.ndarray  # (10,)
     activations: dict[str, np.ndarray]  # layer -> activation without the batch axis
-    saliency: np.ndarray | None  # (28, 28) in [0, 1], or None when not requested
-    attribution: np.ndarray | None = None  # (28, 28) in [-1, 1]: the signed saliency (+ raises the score)
+    attribution: np.ndarray  # (28, 28) in [-1, 1], strongest = ±1: + raises the predicted class's score
+
+    @property
+    def saliency(self) -> np.ndarray:
+        """(28, 28) in [0, 1]: the attribution's size."""
+        return np.abs(self.attribution)
 
 
 @functools.cache
@@ -69,7 +73,7 @@ def _analyse_fn(model_name: str, saliency_method: str = "gradient") -> Callable:
         signed = _attribution(lambda imgs: apply_acts(params, imgs)[0][:, label], batch, saliency_method)
         signed = signed / jnp.maximum(jnp.abs(signed).max(), 1e-12)
         acts = {k: v[0] for k, v in acts.items()}
-        return jax.nn.softmax(logits[0]), acts, jnp.abs(signed), signed
+        return jax.nn.softmax(logits[0]), acts, signed
 
     return jax.jit(analyse)
 
@@ -85,12 +89,16 @@ def predict_one(model_name: str, params: Any, image: np.ndarray) -> np.ndarray:
     return np.asarray(_probs_fn(model_name)(params, _host_input(image)))
 
 
+def _check_method(method: str) -> None:
+    if method not in SALIENCY_METHODS:
+        raise ValueError(f"unknown saliency method {method!r}; choose one of {', '.join(SALIENCY_METHODS)}")
+
+
 def analyse_one(model_name: str, params: Any, image: np.ndarray, saliency_method: str = "gradient") -> Analysis:
     """Probabilities, per-layer activations and saliency (a :data:`SALIENCY_METHODS` name) for one (28, 28) input."""
-    if saliency_method not in SALIENCY_METHODS:
-        raise ValueError(f"unknown saliency method {saliency_method!r}; choose one of {', '.join(SALIENCY_METHODS)}")
-    probs, acts, sal, signed = jax.device_get(_analyse_fn(model_name, saliency_method)(params, _host_input(image)))
-    return Analysis(np.asarray(probs), {k: np.asarray(v) for k, v in acts.items()}, np.asarray(sal), np.asarray(signed))
+    _check_method(saliency_method)
+    probs, acts, signed = jax.device_get(_analyse_fn(model_name, saliency_method)(params, _host_input(image)))
+    return Analysis(np.asarray(probs), {k: np.asarray(v) for k, v in acts.items()}, np.asarray(signed))
 
 
 @functools.cache
@@ -101,8 +109,7 @@ def _attribution_fn(model_name: str, method: str) -> Callable:
 
 def attribution(model_name: str, params: Any, image: np.ndarray, label: int, method: str = "integrated") -> np.ndarray:
     """Signed per-pixel attribution of class ``label``'s score for one (28, 28) input (what the views show the size of)."""
-    if method not in SALIENCY_METHODS:
-        raise ValueError(f"unknown saliency method {method!r}; choose one of {', '.join(SALIENCY_METHODS)}")
+    _check_method(method)
     return np.asarray(_attribution_fn(model_name, method)(params, _host_input(image), label))
 
 

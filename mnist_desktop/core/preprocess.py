@@ -219,16 +219,13 @@ def is_dark_on_light(grey: np.ndarray) -> bool:
     return _border_median(grey) > 0.5
 
 
-def _border(grey: np.ndarray) -> np.ndarray:
-    return np.concatenate((grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]))
-
-
-def _border_median(grey: np.ndarray) -> float:
-    return float(np.median(_border(grey)))
-
-
 def _unit(values: np.ndarray) -> np.ndarray:
     return values
+
+
+def _border_median(grey: np.ndarray, to_unit: Callable[[np.ndarray], np.ndarray] = _unit) -> float:
+    border = np.concatenate((grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]))
+    return float(np.median(to_unit(border)))
 
 
 def _bytes_to_unit(values: np.ndarray) -> np.ndarray:
@@ -263,7 +260,7 @@ def _ink_crop(grey: np.ndarray, to_unit: Callable[[np.ndarray], np.ndarray] = _u
     full-size temporaries. ``to_unit`` maps ``grey``'s values to [0, 1]; it is
     applied to the border, the row and column extremes and the crop only.
     """
-    background = float(np.median(to_unit(_border(grey))))
+    background = _border_median(grey, to_unit)
     sign = -1.0 if background > 0.5 else 1.0  # -1: dark ink on a light background
     # The box comes from the strongest ink of each column, then of each row within
     # the columns that have ink -- not from a full-size mask and two any()s. Column
@@ -301,14 +298,6 @@ def _ink_crop(grey: np.ndarray, to_unit: Callable[[np.ndarray], np.ndarray] = _u
     rows = slice(box[0].start + top, box[0].start + bottom)
     cols = slice(box[1].start + left, box[1].start + right)
     return (rows, cols), np.ascontiguousarray(ink[top:bottom, left:right])
-
-
-def _bounding_box(mask: np.ndarray) -> tuple[slice, slice] | None:
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
 
 
 def _normalise_box(crop: np.ndarray) -> np.ndarray:

@@ -149,8 +149,7 @@ class Worker(QObject):
         try:
             if self._want_analysis:
                 result = insight.analyse_one(model_name, params, image, self._saliency_method)
-                self.prediction.emit(result.probabilities, {"activations": result.activations, "saliency": result.saliency,
-                                                            "attribution": result.attribution})
+                self.prediction.emit(result.probabilities, {"activations": result.activations, "attribution": result.attribution})
             else:
                 self.prediction.emit(insight.predict_one(model_name, params, image), None)
         except Exception as err:  # never let a bad input kill the worker

@@ -162,37 +162,33 @@ class SaliencyView(InsightPanel):
         self._update_demand()
 
     def _on_prediction(self, probabilities: Any, analysis: Any) -> None:
-        if probabilities is None or not analysis or analysis.get("saliency") is None:
+        if probabilities is None or not analysis or analysis.get("attribution") is None:
             self.set_saliency(None, None, None)
             return
         acts = analysis.get("activations") or {}
         analysed = acts.get("input")  # exactly the input the gradient was taken at
         image = np.asarray(analysed)[..., 0] if analysed is not None else getattr(self._window, "model_input", None)
-        self.set_saliency(analysis["saliency"], image, np.asarray(probabilities), analysis.get("attribution"))
+        self.set_saliency(analysis["attribution"], image, np.asarray(probabilities))
 
-    def set_saliency(self, saliency: np.ndarray | None, model_input: np.ndarray | None,
-                     probabilities: np.ndarray | None, attribution: np.ndarray | None = None) -> None:
-        """Show a (28, 28) saliency in [0, 1] for ``model_input`` and, if given, its signed
-        ``attribution`` in [-1, 1] (red raises the score, blue lowers it); None clears everything."""
-        if saliency is None or model_input is None:
+    def set_saliency(self, attribution: np.ndarray | None, model_input: np.ndarray | None,
+                     probabilities: np.ndarray | None) -> None:
+        """Show a (28, 28) signed attribution in [-1, 1] for ``model_input``: its size as saliency
+        (overlays), itself beside (red raises the score, blue lowers it); None clears everything."""
+        if attribution is None or model_input is None:
             self.saliency = self.model_input = self.region = self.attribution = None
             self._clear_views()
             self._apply_overlays()
             return
-        self.saliency = np.clip(np.asarray(saliency, np.float32), 0, 1)
+        self.attribution = np.clip(np.asarray(attribution, np.float32), -1, 1)
+        self.saliency = np.abs(self.attribution)
         self.model_input = np.asarray(model_input, np.float32)
-        self.attribution = None if attribution is None else np.clip(np.asarray(attribution, np.float32), -1, 1)
         self.overlay_view.set_rgba(blend(self.model_input, self.saliency))
-        if self.attribution is not None:
-            self.heat_view.set_tiles(self.attribution[None], 1, (-1.0, 1.0), diverging_cmap())
-        else:
-            self.heat_view.set_tiles(self.saliency[None], 1, (0.0, 1.0), sequential_cmap())
+        self.heat_view.set_tiles(self.attribution[None], 1, (-1.0, 1.0), diverging_cmap())
         if probabilities is not None and len(probabilities):
             names = self._class_names(len(probabilities))
             top = int(np.argmax(probabilities))
             label = f"“{names[top]}”"
-            self.heat_caption.setText(f"Red raises the score of {label}, blue lowers it" if self.attribution is not None
-                                      else "Saliency alone")
+            self.heat_caption.setText(f"Red raises the score of {label}, blue lowers it")
             if self.method == "gradient":
                 what = (f"how much each input pixel would change the score of {label} if its ink changed "
                         "(|∂ score / ∂ pixel|, strongest = 1)")
