@@ -617,7 +617,7 @@ class AnalysisDemand(QObject):
         self.setObjectName(self.OBJECT_NAME)
         self._window = window
         self._wanted: set[str] = set()
-        self.saliency_method = "integrated"
+        self.saliency_method: str | None = None  # None: the worker's own default, until the saliency view picks one
 
     def set_saliency_method(self, method: str) -> None:
         """Ask for another saliency method; the current drawing is analysed again at once."""
@@ -640,7 +640,8 @@ class AnalysisDemand(QObject):
         if worker is None:
             return
         worker.set_analysis_enabled(self.enabled())
-        worker.set_saliency_method(self.saliency_method)
+        if self.saliency_method is not None:
+            worker.set_saliency_method(self.saliency_method)
         image = getattr(self._window, "model_input", None)
         if self.enabled() and image is not None:
             worker.request_prediction(image)
