@@ -2,7 +2,7 @@
 
 import sys
 
-from .core.cli import main as _cli_main
+from mnist_desktop.cli.main import main as _cli_main
 
 
 def main() -> None:

@@ -51,9 +51,9 @@ def training_window(qtbot, tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def trained_logreg():
     """(params, dataset): logistic regression trained ~1 epoch on the bundled subset (a few seconds)."""
-    from mnist_desktop.core.data_prep import train_data_from
-    from mnist_desktop.core.datasets import load_dataset
-    from mnist_desktop.core.training import DoneEvent, Trainer, default_config
+    from mnist_desktop.core.training.data_prep import train_data_from
+    from mnist_desktop.core.data.datasets import load_dataset
+    from mnist_desktop.core.training.trainer import DoneEvent, Trainer, default_config
 
     dataset = load_dataset("mnist-subset")
     trainer = Trainer(default_config("logreg", epochs=1, dataset="mnist-subset"), train_data_from(dataset))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mnist_desktop.core import bench
+from mnist_desktop.bench import suite as bench
 
 
 def torch_epochs(rates, accuracies=None, wall=1.0):
@@ -76,8 +76,8 @@ def test_inference_suite_runs_and_reports_every_live_path(capsys):
     """A smoke run of the real suite (numbers are not checked: speed lives in the bench, not in tests)."""
     import json
 
-    from mnist_desktop.core.cli import main
-    from mnist_desktop.core.insight import SALIENCY_METHODS
+    from mnist_desktop.cli.main import main
+    from mnist_desktop.core.analysis.insight import SALIENCY_METHODS
 
     assert main(["bench", "inference", "--quick", "--json"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

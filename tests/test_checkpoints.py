@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import object_array_npy
-from mnist_desktop.core.checkpoints import load_checkpoint, save_checkpoint
+from mnist_desktop.core.models.checkpoints import load_checkpoint, save_checkpoint
 from mnist_desktop.core.errors import CheckpointError
-from mnist_desktop.core.models import init_params
+from mnist_desktop.core.models.networks import init_params
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_desktop.core.checkpoints import load_checkpoint
-from mnist_desktop.core.cli import main
-from mnist_desktop.core.datasets import load_dataset
+from mnist_desktop.core.models.checkpoints import load_checkpoint
+from mnist_desktop.cli.main import main
+from mnist_desktop.core.data.datasets import load_dataset
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def test_corrupt_model_file_is_one_clear_line(tmp_path, capsys):
 def test_missing_dataset_says_where_and_how(tmp_path, capsys, monkeypatch):
     import dataclasses
 
-    from mnist_desktop.core import datasets
+    from mnist_desktop.core.data import datasets
 
     # hide Debian's dataset-fashion-mnist package, should this machine have it
     spec = dataclasses.replace(datasets.DATASETS["fashion-mnist"], system_dirs=())

@@ -10,16 +10,16 @@ import sys
 CODE = """
 import json, sys
 import jax, numpy as np
-from mnist_desktop.core.data_prep import train_data_from
-from mnist_desktop.core.datasets import load_dataset
-from mnist_desktop.core.training import Trainer, default_config
+from mnist_desktop.core.training.data_prep import train_data_from
+from mnist_desktop.core.data.datasets import load_dataset
+from mnist_desktop.core.training.trainer import Trainer, default_config
 data = train_data_from(load_dataset("mnist-subset"))
 data.train_x, data.train_y = data.train_x[:2048], data.train_y[:2048]
 trainer = Trainer(default_config("cnn", epochs=1, batch_size=128, log_every=8), data)
 done = list(trainer.run())[-1]
 leaves = [np.asarray(l).ravel() for l in jax.tree_util.tree_leaves(done.params)]
 # a diverging run falls back to a finite snapshot of the sharded weights too
-import mnist_desktop.core.training as training
+import mnist_desktop.core.training.trainer as training
 training.SNAPSHOT_EVERY = 1
 bad = list(Trainer(default_config("mlp", optimizer="sgd", learning_rate=100.0, schedule="constant", epochs=1,
                                   batch_size=128), data).run())[-1]

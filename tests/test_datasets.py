@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_desktop.core.datasets import (
+from mnist_desktop.core.data.datasets import (
     DATASETS,
     FILE_ROLES,
     DatasetSpec,
@@ -24,7 +24,7 @@ from mnist_desktop.core.datasets import (
     verify_checksums,
 )
 from mnist_desktop.core.errors import ConfigError, DatasetError
-from mnist_desktop.core.idx import encode_idx, write_idx
+from mnist_desktop.core.data.idx import encode_idx, write_idx
 from mnist_desktop.core.paths import resources_dir, user_cache_dir
 
 SUBSET_DIR = resources_dir() / "data" / "mnist-subset"

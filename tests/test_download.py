@@ -15,9 +15,9 @@ from typing import Callable, Iterator
 
 import pytest
 
-from mnist_desktop.core import download as download_module
-from mnist_desktop.core.datasets import DATASETS, DatasetSpec, load_dataset, verify_checksums
-from mnist_desktop.core.download import check_mirror, download_dataset
+from mnist_desktop.core.data import download as download_module
+from mnist_desktop.core.data.datasets import DATASETS, DatasetSpec, load_dataset, verify_checksums
+from mnist_desktop.core.data.download import check_mirror, download_dataset
 from mnist_desktop.core.errors import DatasetError, DownloadCancelled, DownloadError
 from mnist_desktop.core.paths import user_cache_dir
 from test_datasets import make_fake_dataset

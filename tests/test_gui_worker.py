@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
 from gui_helpers import canvas_point, choose, click, drag
-from mnist_desktop.core import datasets
+from mnist_desktop.core.data import datasets
 from mnist_desktop.core.errors import DownloadCancelled
 from mnist_desktop.gui import worker as worker_module
 from training_helpers import RUN_TIMEOUT_MS, panel_of, set_up_run, wait_finished

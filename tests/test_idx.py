@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mnist_desktop.core.errors import DatasetError
-from mnist_desktop.core.idx import MAX_IDX_BYTES, encode_idx, parse_idx, read_idx, read_idx_bytes, write_idx
+from mnist_desktop.core.data.idx import MAX_IDX_BYTES, encode_idx, parse_idx, read_idx, read_idx_bytes, write_idx
 
 
 def header(code: int, *dims: int, ndim: int | None = None) -> bytes:

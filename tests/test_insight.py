@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnist_desktop.core.checkpoints import load_checkpoint
-from mnist_desktop.core.insight import analyse_one, attribution, predict_one
-from mnist_desktop.core.models import transformed
+from mnist_desktop.core.models.checkpoints import load_checkpoint
+from mnist_desktop.core.analysis.insight import analyse_one, attribution, predict_one
+from mnist_desktop.core.models.networks import transformed
 from mnist_desktop.core.paths import bundled_model_path
-from mnist_desktop.core.preprocess import to_model_input
-from mnist_desktop.core.strokes import random_drawn_canvas
+from mnist_desktop.core.data.preprocess import to_model_input
+from mnist_desktop.core.data.strokes import random_drawn_canvas
 
 
 @pytest.fixture(scope="module")

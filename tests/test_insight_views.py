@@ -15,13 +15,13 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from gui_helpers import canvas_point, choose, drag
-from mnist_desktop.core.datasets import load_dataset, to_model_array
-from mnist_desktop.core.evaluation import evaluate
-from mnist_desktop.core.insight import analyse_one
-from mnist_desktop.core.models import init_params
-from mnist_desktop.core.preprocess import to_model_input
-from mnist_desktop.core.training import default_config
-from mnist_desktop.core.weights import (
+from mnist_desktop.core.data.datasets import load_dataset, to_model_array
+from mnist_desktop.core.training.evaluation import evaluate
+from mnist_desktop.core.analysis.insight import analyse_one
+from mnist_desktop.core.models.networks import init_params
+from mnist_desktop.core.data.preprocess import to_model_input
+from mnist_desktop.core.training.trainer import default_config
+from mnist_desktop.core.analysis.weights import (
     class_means,
     conv_connection_strength,
     conv_kernels,

@@ -8,7 +8,7 @@ from PIL import Image
 from PySide6.QtWidgets import QMessageBox
 
 from gui_helpers import canvas_point, drag, open_main_window
-from mnist_desktop.core.datasets import load_dataset
+from mnist_desktop.core.data.datasets import load_dataset
 from mnist_desktop.core.paths import bundled_model_path
 
 pytestmark = pytest.mark.gui
@@ -114,7 +114,7 @@ def test_opening_a_corrupt_model_shows_an_error_and_keeps_the_current_one(qtbot,
 
 
 def test_save_model_round_trips(qtbot, window, tmp_path):
-    from mnist_desktop.core.checkpoints import load_checkpoint
+    from mnist_desktop.core.models.checkpoints import load_checkpoint
 
     assert window.save_model(str(tmp_path / "copy.ckpt"))
     ckpt = load_checkpoint(tmp_path / "copy.ckpt")

@@ -20,12 +20,12 @@ from conftest import object_array_npy
 import pytest
 from PIL import Image
 
-from mnist_desktop.core.checkpoints import load_checkpoint
-from mnist_desktop.core.datasets import load_dataset
+from mnist_desktop.core.models.checkpoints import load_checkpoint
+from mnist_desktop.core.data.datasets import load_dataset
 from mnist_desktop.core.errors import ConfigError, DatasetError, ImageError
-from mnist_desktop.core.evaluation import evaluate
+from mnist_desktop.core.training.evaluation import evaluate
 from mnist_desktop.core.paths import bundled_model_path
-from mnist_desktop.core.finetune import (
+from mnist_desktop.core.handwriting.finetune import (
     FinetuneOptions,
     build_finetune_data,
     finetune,
@@ -36,8 +36,8 @@ from mnist_desktop.core.finetune import (
     save_finetuned,
     trained_on_ids,
 )
-from mnist_desktop.core.handwriting import PersonalDataset, personal_dir
-from mnist_desktop.core.strokes import _arc, _join, render_strokes
+from mnist_desktop.core.handwriting.store import PersonalDataset, personal_dir
+from mnist_desktop.core.data.strokes import _arc, _join, render_strokes
 
 
 def _pts(*points: tuple[float, float]) -> np.ndarray:
@@ -323,7 +323,7 @@ def test_finetune_data_mixes_personal_replay_and_held_out(tmp_path, subset):
     opts = FinetuneOptions(held_out=0.4, replay=600, guard=300, personal_share=0.25)
     config = finetune_config("cnn", "mnist-subset", opts, seed=3)
     # the worker resolves the builder from its string and calls it like this
-    module, func = "mnist_desktop.core.finetune:build_finetune_data".split(":")
+    module, func = "mnist_desktop.core.handwriting.finetune:build_finetune_data".split(":")
     builder = getattr(importlib.import_module(module), func)
     assert builder is build_finetune_data
     data = builder(subset, config, {"builder": "x", "personal_dir": str(tmp_path), **opts.to_dict()})
@@ -397,7 +397,7 @@ def test_finetune_learns_my_handwriting_and_keeps_mnist(tmp_path, subset, defaul
 
 def test_forgetting_guard_blends_back_towards_the_original(tmp_path, subset, default_model):
     """A run that wrecked MNIST is pulled back until the guard slice is within the allowed drop."""
-    from mnist_desktop.core.models import init_params
+    from mnist_desktop.core.models.networks import init_params
 
     ds = fill(tmp_path, 2)
     opts = FinetuneOptions(held_out=0.5, guard=500)

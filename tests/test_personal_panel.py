@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QMessageBox
 
 from gui_helpers import canvas_point, drag, open_main_window
 from mnist_desktop.core.paths import bundled_model_path
-from mnist_desktop.core.finetune import FinetuneOptions
-from mnist_desktop.core.handwriting import PersonalDataset
+from mnist_desktop.core.handwriting.finetune import FinetuneOptions
+from mnist_desktop.core.handwriting.store import PersonalDataset
 from test_personal import fill
 
 pytestmark = pytest.mark.gui
@@ -187,10 +187,10 @@ def test_worker_jobs_answer_with_a_result_or_an_error(qtbot, tmp_path):
     worker = Worker()
     answers = []
     worker.jobFinished.connect(lambda tag, result: answers.append((tag, result)))
-    worker._run_job("ok", "mnist_desktop.core.finetune:measure_job",
+    worker._run_job("ok", "mnist_desktop.core.handwriting.finetune:measure_job",
                     {"personal_dir": str(tmp_path), "model_name": "cnn", "params": {}})
-    worker._run_job("missing", "mnist_desktop.core.finetune:no_such_function", {})
-    worker._run_job("user-error", "mnist_desktop.core.finetune:measure_job", {})  # no model loaded
+    worker._run_job("missing", "mnist_desktop.core.handwriting.finetune:no_such_function", {})
+    worker._run_job("user-error", "mnist_desktop.core.handwriting.finetune:measure_job", {})  # no model loaded
     assert [tag for tag, _ in answers] == ["ok", "missing", "user-error"]
     assert answers[0][1]["count"] == 0 and answers[0][1]["accuracy"] is None
     assert "error" in answers[1][1] and "no model" in answers[2][1]["error"]

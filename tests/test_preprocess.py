@@ -12,7 +12,7 @@ from hypothesis.extra import numpy as hnp
 from PIL import Image
 
 from mnist_desktop.core.errors import ImageError
-from mnist_desktop.core.preprocess import (
+from mnist_desktop.core.data.preprocess import (
     MAX_IMAGE_PIXELS,
     PREPROCESS_VERSION,
     ink_box,
@@ -20,7 +20,7 @@ from mnist_desktop.core.preprocess import (
     normalise_batch,
     to_model_input,
 )
-from mnist_desktop.core.strokes import render_strokes
+from mnist_desktop.core.data.strokes import render_strokes
 
 IDX = np.arange(28)
 

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from gui_helpers import canvas_point, choose, click, drag
-from mnist_desktop.core import datasets
+from mnist_desktop.core.data import datasets
 from mnist_desktop.core.errors import DownloadCancelled
 from training_helpers import panel_of, set_up_run, wait_finished
 

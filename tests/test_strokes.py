@@ -10,15 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_desktop.core.drawn_style import (
+from mnist_desktop.core.data.drawn_style import (
     RADIUS_RANGE,
     render_skeleton,
     restyle_batch,
     restyle_fraction,
     skeletonize_batch,
 )
-from mnist_desktop.core.preprocess import to_model_input
-from mnist_desktop.core.strokes import (
+from mnist_desktop.core.data.preprocess import to_model_input
+from mnist_desktop.core.data.strokes import (
     DIGIT_TEMPLATES,
     make_drawn_test_set,
     random_drawn_canvas,

@@ -9,13 +9,13 @@ import jax
 import numpy as np
 import pytest
 
-from mnist_desktop.core.data_prep import train_data_from
-from mnist_desktop.core.datasets import load_dataset
+from mnist_desktop.core.training.data_prep import train_data_from
+from mnist_desktop.core.data.datasets import load_dataset
 from mnist_desktop.core.errors import ConfigError
-from mnist_desktop.core import training
-from mnist_desktop.core.evaluation import evaluate
-from mnist_desktop.core.models import MODELS, init_params, param_count
-from mnist_desktop.core.training import DoneEvent, EpochEvent, StepEvent, TrainConfig, Trainer, default_config
+from mnist_desktop.core.training import trainer as training
+from mnist_desktop.core.training.evaluation import evaluate
+from mnist_desktop.core.models.networks import MODELS, init_params, param_count
+from mnist_desktop.core.training.trainer import DoneEvent, EpochEvent, StepEvent, TrainConfig, Trainer, default_config
 
 
 @pytest.fixture(scope="module")

@@ -140,7 +140,7 @@ def test_pause_holds_progress_resume_continues_stop_ends_mid_epoch(qtbot, window
 
 
 def test_history_overlays_reuses_settings_and_use_this_model_activates_and_saves(qtbot, window, tmp_path):
-    from mnist_desktop.core.checkpoints import load_checkpoint
+    from mnist_desktop.core.models.checkpoints import load_checkpoint
 
     panel = panel_of(window)
     set_up_run(qtbot, panel, lr="0.02")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnist_desktop.core.models import param_shapes
-from mnist_desktop.core.weights import (
+from mnist_desktop.core.models.networks import param_shapes
+from mnist_desktop.core.analysis.weights import (
     best_columns,
     class_means,
     conv_connection_strength,

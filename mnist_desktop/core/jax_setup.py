@@ -11,7 +11,7 @@ import logging
 import os
 from pathlib import Path
 
-from .paths import user_cache_dir
+from mnist_desktop.core.paths import user_cache_dir
 
 _configured = False
 

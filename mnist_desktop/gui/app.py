@@ -14,8 +14,8 @@ from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from .. import __version__
-from ..core.paths import resources_dir
+from mnist_desktop import __version__
+from mnist_desktop.core.paths import resources_dir
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:
@@ -33,7 +33,7 @@ def make_application(argv: list[str] | None = None) -> QApplication:
 def run_app(model: Path | None = None) -> int:
     """Open the main window and run the event loop until it closes."""
     app = make_application()
-    from .main_window import MainWindow
+    from mnist_desktop.gui.main_window import MainWindow
 
     window = MainWindow(initial_model=model)
     window.show()

@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
 if TYPE_CHECKING:
-    from .main_window import MainWindow
+    from mnist_desktop.gui.main_window import MainWindow
 
 Area = Qt.DockWidgetArea
 

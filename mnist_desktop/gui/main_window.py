@@ -28,12 +28,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .. import __version__
-from ..core.errors import MnistDesktopError
-from ..core.paths import bundled_model_path, user_data_dir
-from ..core.preprocess import is_dark_on_light, load_image, to_model_input
-from .canvas import DrawingCanvas
-from .digit_views import ModelInputView, PredictionView, label_smoothing_note
+from mnist_desktop import __version__
+from mnist_desktop.core.errors import MnistDesktopError
+from mnist_desktop.core.paths import bundled_model_path, user_data_dir
+from mnist_desktop.core.data.preprocess import is_dark_on_light, load_image, to_model_input
+from mnist_desktop.gui.canvas import DrawingCanvas
+from mnist_desktop.gui.digit_views import ModelInputView, PredictionView, label_smoothing_note
 
 PREDICT_THROTTLE_MS = 15  # at most ~60 predictions/s while drawing; the worker keeps only the newest
 MODEL_FILTER = "mnist-desktop models (*.ckpt *.npz *.zip);;All files (*)"
@@ -69,7 +69,7 @@ class MainWindow(QMainWindow):
         self._build_menus_and_toolbar()
         self._build_status_bar()
         self.docks: dict[str, QDockWidget] = {}
-        from .docks import create_docks
+        from mnist_desktop.gui.docks import create_docks
 
         create_docks(self)
         self._restore_settings()
@@ -176,8 +176,8 @@ class MainWindow(QMainWindow):
     def start_worker(self) -> None:
         if self.worker is not None:
             return
-        from ..core.jax_setup import configure_jax, device_description
-        from .worker import Worker
+        from mnist_desktop.core.jax_setup import configure_jax, device_description
+        from mnist_desktop.gui.worker import Worker
 
         configure_jax()
         self.thread = QThread(self)
@@ -295,7 +295,7 @@ class MainWindow(QMainWindow):
 
     def save_model(self, path: str) -> bool:
         """Save the active model; errors are shown and the old file stays intact."""
-        from ..core.checkpoints import save_checkpoint
+        from mnist_desktop.core.models.checkpoints import save_checkpoint
 
         meta = dict(self.active.get("metadata") or {})
         meta.update(dataset=self.active.get("dataset", "mnist"), class_names=self.active.get("class_names"))

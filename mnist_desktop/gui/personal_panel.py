@@ -7,8 +7,8 @@ trades them as a zip. Results tab: the active model's accuracy and confusion
 on *your* drawings next to its MNIST test accuracy, and a fine-tune with the
 training panel's live chart and a before/after table.
 
-All storage is :mod:`mnist_desktop.core.handwriting` and all fine-tuning logic
-:mod:`mnist_desktop.core.finetune`; all JAX work goes through the worker
+All storage is :mod:`mnist_desktop.core.handwriting.store` and all fine-tuning logic
+:mod:`mnist_desktop.core.handwriting.finetune`; all JAX work goes through the worker
 (``trainRequested`` with the personal data builder, and the small
 ``jobRequested``/``jobFinished`` pair for measuring and finishing a fine-tune).
 """
@@ -45,8 +45,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.errors import MnistDesktopError
-from ..core.finetune import (
+from mnist_desktop.core.errors import MnistDesktopError
+from mnist_desktop.core.handwriting.finetune import (
     FinetuneOptions,
     FinetuneReport,
     accuracy_text,
@@ -54,19 +54,19 @@ from ..core.finetune import (
     replay_dataset_name,
     trained_on_ids,
 )
-from ..core.handwriting import PersonalDataset, Sample
-from ..core.preprocess import to_model_input
-from .insight.common import thumbnail_grid
-from .personal_widgets import BAD, GOOD, THUMB, ConfusionView, DigitPicker, digit_article, thumbnail
-from .run_history import RunRecord, format_duration
-from .training_chart import TrainingChart
+from mnist_desktop.core.handwriting.store import PersonalDataset, Sample
+from mnist_desktop.core.data.preprocess import to_model_input
+from mnist_desktop.gui.insight.common import thumbnail_grid
+from mnist_desktop.gui.personal_widgets import BAD, GOOD, THUMB, ConfusionView, DigitPicker, digit_article, thumbnail
+from mnist_desktop.gui.run_history import RunRecord, format_duration
+from mnist_desktop.gui.training_chart import TrainingChart
 
 if TYPE_CHECKING:
-    from .main_window import MainWindow
+    from mnist_desktop.gui.main_window import MainWindow
 
-BUILDER = "mnist_desktop.core.finetune:build_finetune_data"
-MEASURE_JOB = "mnist_desktop.core.finetune:measure_job"
-FINISH_JOB = "mnist_desktop.core.finetune:finish_finetune_job"
+BUILDER = "mnist_desktop.core.handwriting.finetune:build_finetune_data"
+MEASURE_JOB = "mnist_desktop.core.handwriting.finetune:measure_job"
+FINISH_JOB = "mnist_desktop.core.handwriting.finetune:finish_finetune_job"
 DIGITS = tuple(str(d) for d in range(10))
 MEASURE_DELAY_MS = 400  # re-measure this long after the last change (a burst of adds measures once)
 MIN_SAMPLES_TO_TUNE = 10

@@ -128,8 +128,8 @@ class RunRecord:
 
     def model_info(self) -> dict[str, Any]:
         """The info dict for ``worker.activateRequested``: what File → Save records."""
-        from ..core.cli import checkpoint_metadata, default_model_path
-        from ..core.training import TrainConfig
+        from mnist_desktop.cli.main import checkpoint_metadata, default_model_path
+        from mnist_desktop.core.training.trainer import TrainConfig
 
         # checkpoint_metadata reads a DoneEvent; the GUI has its numbers, not the event
         test = None if self.test_accuracy is None else SimpleNamespace(accuracy=self.test_accuracy, loss=self.test_loss)

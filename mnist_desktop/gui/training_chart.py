@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
-from .run_history import RunRecord
+from mnist_desktop.gui.run_history import RunRecord
 
 # Okabe–Ito colours: distinguishable for colour-blind readers and on light or dark backgrounds
 RUN_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#7F7F7F")

@@ -18,7 +18,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QGroupBox, QLabel, QLineEdit, QVBoxLayout, QWidget
 
-from ..core.datasets import DATASETS, dataset_status, get_spec
+from mnist_desktop.core.data.datasets import DATASETS, dataset_status, get_spec
 
 DATASET_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "mnist-subset": "MNIST bundled subset (offline)"}
 DATASET_SHORT = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "mnist-subset": "MNIST subset"}
@@ -209,8 +209,8 @@ class TrainingForm(QGroupBox):
 
     def populate(self) -> None:
         """Fill the lists that come from the core's registries (imports JAX: call once it is up)."""
-        from ..core.models import MODELS, param_count_of
-        from ..core.training import OPTIMIZERS, SCHEDULES
+        from mnist_desktop.core.models.networks import MODELS, param_count_of
+        from mnist_desktop.core.training.trainer import OPTIMIZERS, SCHEDULES
 
         self._filling = True
         try:
@@ -227,7 +227,7 @@ class TrainingForm(QGroupBox):
 
     def fill_default(self) -> None:
         """The CNN recipe on MNIST when it is here, else on the bundled subset."""
-        from ..core.training import default_config
+        from mnist_desktop.core.training.trainer import default_config
 
         dataset = "mnist" if dataset_status("mnist") != "not downloaded" else "mnist-subset"
         self.fill(default_config("cnn", dataset=dataset, validation_split=DEFAULT_VALIDATION_SPLIT).to_dict())
@@ -273,8 +273,8 @@ class TrainingForm(QGroupBox):
                 errors[key] = str(err)
         if errors:
             return None, errors
-        from ..core.errors import ConfigError
-        from ..core.training import TrainConfig
+        from mnist_desktop.core.errors import ConfigError
+        from mnist_desktop.core.training.trainer import TrainConfig
 
         n_train = train_size(values["dataset"])
         values["log_every"] = log_every_for(steps_for(values, n_train))
@@ -307,7 +307,7 @@ class TrainingForm(QGroupBox):
     def _on_model_picked(self) -> None:
         if self._filling or self.model_combo.currentIndex() < 0:
             return
-        from ..core.training import default_config
+        from mnist_desktop.core.training.trainer import default_config
 
         recipe = default_config(self.model_combo.currentData()).to_dict()
         for key in DATA_KEYS:  # the recipe is about the model; the data choices stay the person's

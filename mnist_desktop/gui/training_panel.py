@@ -35,12 +35,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .run_history import RunHistory, RunRecord, format_accuracy, format_duration
-from .training_chart import TrainingChart
-from .training_form import DATASET_SHORT, ERROR_COLOUR, TrainingForm
+from mnist_desktop.gui.run_history import RunHistory, RunRecord, format_accuracy, format_duration
+from mnist_desktop.gui.training_chart import TrainingChart
+from mnist_desktop.gui.training_form import DATASET_SHORT, ERROR_COLOUR, TrainingForm
 
 if TYPE_CHECKING:
-    from .main_window import MainWindow
+    from mnist_desktop.gui.main_window import MainWindow
 
 SETTINGS_KEY = "training/config"  # the last started run's settings, restored next session
 LIVE_PREDICTION_S = 0.25  # while training, re-read the drawing this often so the answer visibly improves

@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
-from ..core import checkpoints, insight
-from ..core.errors import DownloadCancelled, MnistDesktopError
-from ..core.models import get_model, param_count
-from ..core.training import DoneEvent, EpochEvent, StepEvent, TrainConfig, Trainer
+from mnist_desktop.core.analysis import insight
+from mnist_desktop.core.models import checkpoints
+from mnist_desktop.core.errors import DownloadCancelled, MnistDesktopError
+from mnist_desktop.core.models.networks import get_model, param_count
+from mnist_desktop.core.training.trainer import DoneEvent, EpochEvent, StepEvent, TrainConfig, Trainer
 
 PARAMS_EVERY_STEPS = 50
 
@@ -203,8 +204,8 @@ class Worker(QObject):
         """
         import importlib
 
-        from ..core.data_prep import train_data_from
-        from ..core.datasets import load_dataset
+        from mnist_desktop.core.training.data_prep import train_data_from
+        from mnist_desktop.core.data.datasets import load_dataset
 
         self.busy.emit(f"loading {config.dataset}…")
         dataset = load_dataset(config.dataset, data_dir or None, download=True,
@@ -246,9 +247,9 @@ class Worker(QObject):
     @Slot(str, str)
     def _evaluate(self, dataset_name: str, data_dir: str) -> None:
         """Full test-set evaluation of the active model for the evaluation view."""
-        from ..core.data_prep import train_data_from
-        from ..core.datasets import load_dataset
-        from ..core.evaluation import evaluate
+        from mnist_desktop.core.training.data_prep import train_data_from
+        from mnist_desktop.core.data.datasets import load_dataset
+        from mnist_desktop.core.training.evaluation import evaluate
 
         if self.params is None:
             self.error.emit("no active model to evaluate")

@@ -14,34 +14,34 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QWidget
 
-    from ..main_window import MainWindow
+    from mnist_desktop.gui.main_window import MainWindow
 
 
 def create_weights_view(window: "MainWindow") -> "QWidget":
-    from .weights_view import WeightsView
+    from mnist_desktop.gui.insight.weights_view import WeightsView
 
     return WeightsView(window)
 
 
 def create_activations_view(window: "MainWindow") -> "QWidget":
-    from .activations_view import ActivationsView
+    from mnist_desktop.gui.insight.activations_view import ActivationsView
 
     return ActivationsView(window)
 
 
 def create_saliency_view(window: "MainWindow") -> "QWidget":
-    from .saliency_view import SaliencyView
+    from mnist_desktop.gui.insight.saliency_view import SaliencyView
 
     return SaliencyView(window)
 
 
 def create_evaluation_view(window: "MainWindow") -> "QWidget":
-    from .evaluation_view import EvaluationView
+    from mnist_desktop.gui.insight.evaluation_view import EvaluationView
 
     return EvaluationView(window)
 
 
 def create_dataset_browser(window: "MainWindow") -> "QWidget":
-    from .dataset_browser import DatasetBrowser
+    from mnist_desktop.gui.insight.dataset_browser import DatasetBrowser
 
     return DatasetBrowser(window)

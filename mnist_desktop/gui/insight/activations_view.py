@@ -21,11 +21,11 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QResizeEvent
 from PySide6.QtWidgets import QBoxLayout, QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from ...core.weights import grid_shape, layer_tiles, ordered_layers
-from .common import InsightPanel, MosaicView, analysis_demand, grey_cmap, sequential_cmap, text_colour, make_static
+from mnist_desktop.core.analysis.weights import grid_shape, layer_tiles, ordered_layers
+from mnist_desktop.gui.insight.common import InsightPanel, MosaicView, analysis_demand, grey_cmap, sequential_cmap, text_colour, make_static
 
 if TYPE_CHECKING:
-    from ..main_window import MainWindow
+    from mnist_desktop.gui.main_window import MainWindow
 
 EXPLANATION = ("What each layer computes for your drawing, updated as you draw, input → output. "
                "Bright = strongly active, black = silent; each layer is scaled to its own strongest unit.")

@@ -39,12 +39,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.fileio import atomic_write_bytes
-from ...core.weights import best_columns, mosaic, tile_at, tile_origin
-from ..canvas import grey_array_to_qimage
+from mnist_desktop.core.fileio import atomic_write_bytes
+from mnist_desktop.core.analysis.weights import best_columns, mosaic, tile_at, tile_origin
+from mnist_desktop.gui.canvas import grey_array_to_qimage
 
 if TYPE_CHECKING:
-    from ..main_window import MainWindow
+    from mnist_desktop.gui.main_window import MainWindow
 
 # --------------------------------------------------------------------------- colours
 

@@ -26,13 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.datasets import Dataset, available_datasets, dataset_status, load_dataset
-from ...core.errors import MnistDesktopError
-from ...core.weights import class_means
-from .common import AdaptiveSplitter, InsightPanel, MosaicView, digit_icon, grey_cmap, text_colour, thumbnail_grid, make_static
+from mnist_desktop.core.data.datasets import Dataset, available_datasets, dataset_status, load_dataset
+from mnist_desktop.core.errors import MnistDesktopError
+from mnist_desktop.core.analysis.weights import class_means
+from mnist_desktop.gui.insight.common import AdaptiveSplitter, InsightPanel, MosaicView, digit_icon, grey_cmap, text_colour, thumbnail_grid, make_static
 
 if TYPE_CHECKING:
-    from ..main_window import MainWindow
+    from mnist_desktop.gui.main_window import MainWindow
 
 EXPLANATION = ("The images a model learns from. Pick a dataset and a class; the bars count each class, "
                "the mean images show the average digit. Double-click a sample to put it on the canvas.")

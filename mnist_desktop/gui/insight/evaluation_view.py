@@ -31,11 +31,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.datasets import available_datasets, dataset_status
-from .common import AdaptiveSplitter, InsightPanel, MatrixView, digit_icon, format_pct, text_colour, thumbnail_grid, make_static
+from mnist_desktop.core.data.datasets import available_datasets, dataset_status
+from mnist_desktop.gui.insight.common import AdaptiveSplitter, InsightPanel, MatrixView, digit_icon, format_pct, text_colour, thumbnail_grid, make_static
 
 if TYPE_CHECKING:
-    from ..main_window import MainWindow
+    from mnist_desktop.gui.main_window import MainWindow
 
 EXPLANATION = ("How the active model does on a test set. Confusion matrix: rows = true class, columns = "
                "prediction; blue = correct, red = mistakes (darker = more). Click a cell to list its images, "

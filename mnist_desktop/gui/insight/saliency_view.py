@@ -17,8 +17,8 @@ import numpy as np
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from ...core import preprocess
-from .common import (
+from mnist_desktop.core.data import preprocess
+from mnist_desktop.gui.insight.common import (
     AdaptiveSplitter,
     InsightPanel,
     MosaicView,
@@ -29,7 +29,7 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    from ..main_window import MainWindow
+    from mnist_desktop.gui.main_window import MainWindow
 
 CANVAS_SETTING = "insight/saliency_on_canvas"
 METHOD_SETTING = "insight/saliency_method"
@@ -54,7 +54,7 @@ def saliency_region(canvas: np.ndarray, model_input: np.ndarray) -> tuple[float,
     """Where the 28×28 model input lies on the canvas: (x, y, width, height) in canvas pixels.
 
     Preprocessing (``core/preprocess.py``) crops the drawing to its ink box
-    (:func:`~mnist_desktop.core.preprocess.ink_box` says where), scales the box
+    (:func:`~mnist_desktop.core.data.preprocess.ink_box` says where), scales the box
     so its longer side is 20 px (``round(length × 20 / longest)`` per side) and
     shifts it so the centre of mass sits at the centre. The shift is read off
     the model input itself: its first inked row and column are where the box

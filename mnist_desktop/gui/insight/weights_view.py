@@ -19,11 +19,11 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QToolButton, QVBoxLayout, QWidget
 
-from ...core.weights import TileSet, weight_tile_sets
-from .common import AdaptiveSplitter, InsightPanel, MatrixView, MosaicView, sequential_cmap
+from mnist_desktop.core.analysis.weights import TileSet, weight_tile_sets
+from mnist_desktop.gui.insight.common import AdaptiveSplitter, InsightPanel, MatrixView, MosaicView, sequential_cmap
 
 if TYPE_CHECKING:
-    from ..main_window import MainWindow
+    from mnist_desktop.gui.main_window import MainWindow
 
 REFRESH_MS = 100
 UNITS_PER_PAGE = 30
@@ -228,7 +228,7 @@ class WeightsView(InsightPanel):
     def _on_params_updated(self, model_name: str, params: Any) -> None:
         if self._training is None:
             return  # the active model's weights also arrive through activeModelChanged
-        from ...core.models import MODELS  # here, not at the top: the window must not wait for JAX
+        from mnist_desktop.core.models.networks import MODELS  # here, not at the top: the window must not wait for JAX
 
         title = MODELS[model_name].title if model_name in MODELS else model_name
         self.source = f"Live from the training run: {title}, step {self._step:,}"

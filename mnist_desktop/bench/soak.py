@@ -1,6 +1,6 @@
 """Long-session soak: many start/stop training cycles and canvas predictions in one process.
 
-Run as ``python -m mnist_desktop.gui.soak --cycles 200 --predictions 10000``
+Run as ``python -m mnist_desktop.bench.soak --cycles 200 --predictions 10000``
 (``mnist-desktop bench soak`` does). It drives the real :class:`Worker` on its
 QThread through its signals, as the window does, and prints one JSON line with
 RSS after warm-up and at the end, thread count and open file descriptors.
@@ -35,7 +35,7 @@ def fd_count() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mnist_desktop.gui.soak")
+    parser = argparse.ArgumentParser(prog="python -m mnist_desktop.bench.soak")
     parser.add_argument("--cycles", type=int, default=200)
     parser.add_argument("--predictions", type=int, default=10_000)
     parser.add_argument("--model", default="cnn")
@@ -44,11 +44,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6.QtCore import QCoreApplication, QEventLoop, QThread
 
-    from ..core.jax_setup import configure_jax
-    from ..core.paths import bundled_model_path
-    from ..core.strokes import random_drawn_digit
-    from ..core.training import default_config
-    from .worker import Worker
+    from mnist_desktop.core.jax_setup import configure_jax
+    from mnist_desktop.core.paths import bundled_model_path
+    from mnist_desktop.core.data.strokes import random_drawn_digit
+    from mnist_desktop.core.training.trainer import default_config
+    from mnist_desktop.gui.worker import Worker
 
     app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
     configure_jax()

@@ -84,10 +84,10 @@ def measure_training_stalls(seconds: float, dataset: str = "mnist-subset", model
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from ..core.paths import bundled_model_path
-    from .app import make_application
-    from .main_window import MainWindow
-    from .training_panel import SETTINGS_KEY, TrainingPanel
+    from mnist_desktop.core.paths import bundled_model_path
+    from mnist_desktop.gui.app import make_application
+    from mnist_desktop.gui.main_window import MainWindow
+    from mnist_desktop.gui.training_panel import SETTINGS_KEY, TrainingPanel
 
     app = QApplication.instance() or make_application([])
     window = MainWindow(initial_model=bundled_model_path())
@@ -141,11 +141,11 @@ def measure_training_stalls(seconds: float, dataset: str = "mnist-subset", model
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m mnist_desktop.gui.stall_probe --seconds 15``: one JSON line (used by bench)."""
+    """``python -m mnist_desktop.bench.stall_probe --seconds 15``: one JSON line (used by bench)."""
     import argparse
     import json
 
-    parser = argparse.ArgumentParser(prog="python -m mnist_desktop.gui.stall_probe")
+    parser = argparse.ArgumentParser(prog="python -m mnist_desktop.bench.stall_probe")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--dataset", default="mnist-subset")
     parser.add_argument("--model", default="cnn")

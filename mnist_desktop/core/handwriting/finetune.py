@@ -26,9 +26,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .errors import ConfigError, DatasetError, MnistDesktopError
-from .handwriting import DIGIT_DATASETS, NUM_CLASSES, PersonalDataset, Split
-from .paths import user_data_dir
+from mnist_desktop.core.errors import ConfigError, DatasetError, MnistDesktopError
+from mnist_desktop.core.handwriting.store import DIGIT_DATASETS, NUM_CLASSES, PersonalDataset, Split
+from mnist_desktop.core.paths import user_data_dir
 
 
 @dataclass
@@ -85,14 +85,14 @@ class FinetuneOptions:
 
 def replay_dataset_name(data_dir: str | None = None) -> str:
     """Full MNIST when it is on disk, otherwise the bundled subset: fine-tuning never downloads."""
-    from .datasets import dataset_status
+    from mnist_desktop.core.data.datasets import dataset_status
 
     return "mnist" if dataset_status("mnist", data_dir).startswith("found") else "mnist-subset"
 
 
 def finetune_config(model_name: str, dataset_name: str, options: FinetuneOptions | None = None, **overrides: Any):
     """The :class:`~.training.TrainConfig` of a fine-tune run (shared by GUI and tests)."""
-    from .training import TrainConfig
+    from mnist_desktop.core.training.trainer import TrainConfig
 
     opts = options or FinetuneOptions()
     config = TrainConfig(model=model_name, dataset=dataset_name, optimizer="adam", learning_rate=opts.learning_rate,
@@ -128,8 +128,8 @@ def finetune_data(personal: PersonalDataset, dataset: Any, options: FinetuneOpti
     ``personal_share`` of every batch; augmentation in the trainer makes each
     repeat a slightly different drawing. ``split`` defaults to ``personal.split``.
     """
-    from .datasets import to_model_array
-    from .training import TrainData
+    from mnist_desktop.core.data.datasets import to_model_array
+    from mnist_desktop.core.training.trainer import TrainData
 
     opts = options or FinetuneOptions()
     opts.validate()
@@ -157,7 +157,7 @@ def finetune_data(personal: PersonalDataset, dataset: Any, options: FinetuneOpti
 def build_finetune_data(dataset: Any, config: Any, extra: Mapping[str, Any]):
     """The worker's builder hook: ``extra`` carries ``personal_dir`` and :class:`FinetuneOptions` fields.
 
-    Called by ``Worker._build_data`` as ``{"builder": "mnist_desktop.core.finetune:build_finetune_data", ...}``.
+    Called by ``Worker._build_data`` as ``{"builder": "mnist_desktop.core.handwriting.finetune:build_finetune_data", ...}``.
     The trainer's seed wins over ``extra["seed"]`` so the split matches the run. With
     ``train_ids``/``held_out_ids`` (the split the GUI fixed when it started the run)
     drawings added while the data loads cannot slip into either side.
@@ -240,8 +240,8 @@ def finish_finetune(model_name: str, base_params: Any, tuned_params: Any, person
     test numbers in the report stay an honest, untouched measurement; it aims
     for half the allowed drop because the guard is a sample too.
     """
-    from .datasets import to_model_array
-    from .evaluation import evaluate
+    from mnist_desktop.core.data.datasets import to_model_array
+    from mnist_desktop.core.training.evaluation import evaluate
 
     opts = options or FinetuneOptions()
     split = split or personal.split(opts.held_out, opts.seed)
@@ -290,7 +290,7 @@ def finetune(params: Any, model_name: str, personal: PersonalDataset, mnist_data
     modified. ``on_event`` sees every trainer event (for a progress display);
     ``trainer_ready`` gets the :class:`~.training.Trainer` (to cancel it).
     """
-    from .training import DoneEvent, Trainer
+    from mnist_desktop.core.training.trainer import DoneEvent, Trainer
 
     opts = options or FinetuneOptions()
     config = finetune_config(model_name, mnist_dataset.name, opts)
@@ -324,7 +324,7 @@ def measure_job(active_model: str | None, active_params: Any, *, personal_dir: s
     them would flatter it. With ``mnist`` (a dataset name) the MNIST test
     accuracy is measured too, for the side-by-side number.
     """
-    from .evaluation import evaluate
+    from mnist_desktop.core.training.evaluation import evaluate
 
     model_name = model_name or active_model
     params = active_params if params is None else params
@@ -345,8 +345,8 @@ def measure_job(active_model: str | None, active_params: Any, *, personal_dir: s
         out.update(accuracy=None, confusion=np.zeros((NUM_CLASSES, NUM_CLASSES), int), per_class=np.full(NUM_CLASSES, np.nan),
                    predictions=np.zeros(0, int), confidence=np.zeros(0, np.float32), correct=0)
     if mnist:
-        from .data_prep import train_data_from
-        from .datasets import load_dataset
+        from mnist_desktop.core.training.data_prep import train_data_from
+        from mnist_desktop.core.data.datasets import load_dataset
 
         data = train_data_from(load_dataset(mnist))
         out["mnist_accuracy"] = evaluate(model_name, params, data.test_x, data.test_y).accuracy
@@ -372,7 +372,7 @@ def finetuned_model_path(base_name: str, models_dir: str | Path | None = None) -
 def save_finetuned(path: str | Path, model_name: str, params: Any, base_info: Mapping[str, Any],
                    report: FinetuneReport, options: FinetuneOptions, config: Mapping[str, Any] | None = None) -> Path:
     """Save the tuned model with metadata saying where it came from and what it trained on."""
-    from .checkpoints import save_checkpoint
+    from mnist_desktop.core.models.checkpoints import save_checkpoint
 
     target = Path(path)
     try:
@@ -403,7 +403,7 @@ def finish_finetune_job(active_model: str | None, active_params: Any, *, model_n
                         models_dir: str | None = None, status: str = "completed",
                         train_ids: Sequence[str] | None = None, held_out_ids: Sequence[str] = ()) -> dict[str, Any]:
     """After the worker's fine-tune run: guard + blend, before/after report, save as a new model."""
-    from .datasets import load_dataset
+    from mnist_desktop.core.data.datasets import load_dataset
 
     opts = FinetuneOptions.from_dict(options)
     personal = PersonalDataset.load(personal_dir)

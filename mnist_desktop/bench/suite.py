@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import MnistDesktopError
+from mnist_desktop.core.errors import MnistDesktopError
 
 SUITES = ("train", "inference", "startup", "stall", "torch", "soak")
 DEFAULT_SUITES = ("train", "inference", "startup", "stall", "torch")
@@ -95,12 +95,12 @@ def bench_train(data: Path | None, quick: bool, seeds: list[int]) -> dict[str, A
 
 def bench_inference(repeats: int) -> dict[str, Any]:
     """The app's live path: a 560×560 canvas array → preprocess → CNN probabilities."""
-    from .checkpoints import load_checkpoint
-    from .insight import SALIENCY_METHODS, analyse_one, predict_one
-    from .jax_setup import configure_jax
-    from .paths import bundled_model_path
-    from .preprocess import to_model_input
-    from .strokes import random_drawn_canvas
+    from mnist_desktop.core.models.checkpoints import load_checkpoint
+    from mnist_desktop.core.analysis.insight import SALIENCY_METHODS, analyse_one, predict_one
+    from mnist_desktop.core.jax_setup import configure_jax
+    from mnist_desktop.core.paths import bundled_model_path
+    from mnist_desktop.core.data.preprocess import to_model_input
+    from mnist_desktop.core.data.strokes import random_drawn_canvas
 
     configure_jax()
     import jax
@@ -143,8 +143,8 @@ def bench_gui_probe(module: str, args: list[str], timeout: float) -> dict[str, A
 
 def bench_startup() -> dict[str, Any]:
     """Cold start of the app process; the first run fills the compilation cache."""
-    first = bench_gui_probe("mnist_desktop.gui.startup_probe", [], 120)
-    warm = [bench_gui_probe("mnist_desktop.gui.startup_probe", [], 120) for _ in range(2)]
+    first = bench_gui_probe("mnist_desktop.bench.startup_probe", [], 120)
+    warm = [bench_gui_probe("mnist_desktop.bench.startup_probe", [], 120) for _ in range(2)]
     best = min(warm, key=lambda r: r["first_prediction_s"])
     return {"first_run": first, "warm_cache": best}
 
@@ -178,7 +178,7 @@ def bench_torch(torch_python: str | None, data: Path | None, pairs: int = MLP_PA
     script = Path(__file__).resolve().parents[3] / "shared" / "bench" / "torch_reference.py"
     if not torch_python or not data or not script.exists():
         return None
-    from .training import DEFAULT_CONFIGS
+    from mnist_desktop.core.training.trainer import DEFAULT_CONFIGS
 
     out: dict[str, Any] = {"cnn": _torch_reference(torch_python, script, data, "cnn", ["--epochs", "3", "--target", "0.99"])}
     mlp_epochs = str(int(math.ceil(DEFAULT_CONFIGS["mlp"].epochs)))
@@ -276,7 +276,7 @@ def _ratios(report: dict[str, Any]) -> dict[str, float]:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from .jax_setup import device_description
+    from mnist_desktop.core.jax_setup import device_description
 
     suite = args.suite
     if suite not in (*SUITES, "all"):
@@ -299,12 +299,12 @@ def run_bench(args: argparse.Namespace) -> int:
         elif name == "startup":
             report["startup"] = bench_startup()
         elif name == "stall":
-            report["stall"] = bench_gui_probe("mnist_desktop.gui.stall_probe", ["--seconds", "5" if quick else "15"], 300)
+            report["stall"] = bench_gui_probe("mnist_desktop.bench.stall_probe", ["--seconds", "5" if quick else "15"], 300)
         elif name == "torch":
             report["torch"] = bench_torch(getattr(args, "torch_python", None), data)
         elif name == "soak":
             cycles, preds = (10, 500) if quick else (200, 10_000)
-            report["soak"] = bench_gui_probe("mnist_desktop.gui.soak", ["--cycles", str(cycles), "--predictions", str(preds)], 3600)
+            report["soak"] = bench_gui_probe("mnist_desktop.bench.soak", ["--cycles", str(cycles), "--predictions", str(preds)], 3600)
     report["ratios"] = _ratios(report)
     if not args.json:
         _print_table(report)

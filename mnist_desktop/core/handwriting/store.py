@@ -35,10 +35,10 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 from PIL import Image
 
-from .errors import ConfigError, DatasetError, ImageError, MnistDesktopError
-from .fileio import ZIP_READ_ERRORS, atomic_write_bytes, atomic_writer
-from .paths import user_data_dir
-from .preprocess import load_image, to_model_input
+from mnist_desktop.core.errors import ConfigError, DatasetError, ImageError, MnistDesktopError
+from mnist_desktop.core.fileio import ZIP_READ_ERRORS, atomic_write_bytes, atomic_writer
+from mnist_desktop.core.paths import user_data_dir
+from mnist_desktop.core.data.preprocess import load_image, to_model_input
 
 NUM_CLASSES = 10
 INDEX_NAME = "labels.csv"

@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mnist_desktop.core.preprocess import to_model_input
+from mnist_desktop.core.data.preprocess import to_model_input
 
 Stroke = np.ndarray  # (n, 2) float: x, y
 Template = tuple[Stroke, ...]

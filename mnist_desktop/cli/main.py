@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import ConfigError, MnistDesktopError
+from mnist_desktop.core.errors import ConfigError, MnistDesktopError
 
 DATASET_CHOICES = ("mnist", "fashion-mnist", "mnist-subset")
 
@@ -31,8 +31,8 @@ def _positive_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .models import MODELS
-    from .training import OPTIMIZERS, SCHEDULES
+    from mnist_desktop.core.models.networks import MODELS
+    from mnist_desktop.core.training.trainer import OPTIMIZERS, SCHEDULES
 
     parser = argparse.ArgumentParser(
         prog="mnist-desktop",
@@ -99,14 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(name: str, data_dir: Path | None, download: bool):
-    from .datasets import load_dataset
+    from mnist_desktop.core.data.datasets import load_dataset
 
     return load_dataset(name, data_dir, download=download, progress=_download_progress())
 
 
 def _download_progress():
     """A progress callback drawing one bar for the bytes of a download."""
-    from .progress import ProgressBar, format_bytes
+    from mnist_desktop.cli.progress import ProgressBar, format_bytes
 
     bar = ProgressBar(None)
 
@@ -119,7 +119,7 @@ def _download_progress():
 
 
 def _config_from_args(args: argparse.Namespace):
-    from .training import default_config
+    from mnist_desktop.core.training.trainer import default_config
 
     overrides = {
         k: v for k, v in {
@@ -134,7 +134,7 @@ def _config_from_args(args: argparse.Namespace):
 
 
 def default_model_path(model: str, dataset: str) -> Path:
-    from .paths import user_data_dir
+    from mnist_desktop.core.paths import user_data_dir
 
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return user_data_dir() / "models" / f"{model}-{dataset}-{stamp}.ckpt"
@@ -157,11 +157,11 @@ def checkpoint_metadata(config, dataset_name: str, class_names, done) -> dict[st
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .checkpoints import save_checkpoint
-    from .data_prep import train_data_from
-    from .jax_setup import configure_jax
-    from .progress import ProgressBar, format_seconds
-    from .training import DoneEvent, EpochEvent, StepEvent, Trainer
+    from mnist_desktop.core.models.checkpoints import save_checkpoint
+    from mnist_desktop.core.training.data_prep import train_data_from
+    from mnist_desktop.core.jax_setup import configure_jax
+    from mnist_desktop.cli.progress import ProgressBar, format_seconds
+    from mnist_desktop.core.training.trainer import DoneEvent, EpochEvent, StepEvent, Trainer
 
     config = _config_from_args(args)
     config.validate()
@@ -174,11 +174,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     dataset = _load(config.dataset, args.data_dir, args.download)
     data = train_data_from(dataset, config.validation_split, config.seed)
     if args.drawn_style > 0:
-        from .drawn_style import restyle_fraction
+        from mnist_desktop.core.data.drawn_style import restyle_fraction
 
         data.train_x = restyle_fraction(data.train_x, args.drawn_style, config.seed)
     if args.synthetic_drawn:
-        from .data_prep import add_synthetic_drawn
+        from mnist_desktop.core.training.data_prep import add_synthetic_drawn
 
         add_synthetic_drawn(data, args.synthetic_drawn, config.seed)
     trainer = Trainer(config, data, track_test=args.track_test)
@@ -252,16 +252,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _load_model(path: Path | None):
-    from .checkpoints import load_checkpoint
-    from .paths import bundled_model_path
+    from mnist_desktop.core.models.checkpoints import load_checkpoint
+    from mnist_desktop.core.paths import bundled_model_path
 
     return load_checkpoint(path or bundled_model_path())
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .data_prep import train_data_from
-    from .evaluation import evaluate
-    from .jax_setup import configure_jax
+    from mnist_desktop.core.training.data_prep import train_data_from
+    from mnist_desktop.core.training.evaluation import evaluate
+    from mnist_desktop.core.jax_setup import configure_jax
 
     configure_jax()
     ckpt = _load_model(args.model)
@@ -275,7 +275,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         "confusion": result.confusion.tolist(),
     }
     if args.drawn:
-        from .strokes import make_drawn_test_set
+        from mnist_desktop.core.data.strokes import make_drawn_test_set
 
         dx, dy = make_drawn_test_set()
         report["drawn_accuracy"] = evaluate(ckpt.model_name, ckpt.params, dx[..., None], dy).accuracy
@@ -298,9 +298,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .evaluation import predict_proba
-    from .jax_setup import configure_jax
-    from .preprocess import load_image, to_model_input
+    from mnist_desktop.core.training.evaluation import predict_proba
+    from mnist_desktop.core.jax_setup import configure_jax
+    from mnist_desktop.core.data.preprocess import load_image, to_model_input
 
     configure_jax()
     ckpt = _load_model(args.model)
@@ -329,7 +329,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from .download import download_dataset
+    from mnist_desktop.core.data.download import download_dataset
 
     progress = _download_progress()
     folder = download_dataset(args.dataset, args.dest, progress=progress)
@@ -339,14 +339,14 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 def cmd_gui(args: argparse.Namespace) -> int:
     try:
-        from ..gui.app import run_app
+        from mnist_desktop.gui.app import run_app
     except ImportError as err:  # e.g. Qt's system libraries missing on a server
         raise MnistDesktopError(f"cannot open the window ({err}); the headless commands still work: mnist-desktop --help") from None
     return run_app(getattr(args, "model", None))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import run_bench
+    from mnist_desktop.bench.suite import run_bench
 
     return run_bench(args)
 

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .models import transformed, with_activations
+from mnist_desktop.core.models.networks import transformed, with_activations
 
 
 @dataclass

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .models import transformed
+from mnist_desktop.core.models.networks import transformed
 
 EVAL_BATCH = 1000
 

@@ -1,6 +1,6 @@
 """Measure what a person waits for at launch: window visible, model ready, first prediction.
 
-Run as ``python -m mnist_desktop.gui.startup_probe``; prints one JSON line. Used
+Run as ``python -m mnist_desktop.bench.startup_probe``; prints one JSON line. Used
 by ``mnist-desktop bench startup``. Times count from interpreter start (as a
 launcher would see it) when possible, else from this module's import.
 """
@@ -35,8 +35,8 @@ def main() -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QTimer
 
-    from .app import make_application
-    from .main_window import MainWindow
+    from mnist_desktop.gui.app import make_application
+    from mnist_desktop.gui.main_window import MainWindow
 
     app = make_application(sys.argv[:1])
     window = MainWindow()

@@ -36,7 +36,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from mnist_desktop.core.errors import ConfigError, DatasetError
-from mnist_desktop.core.idx import parse_idx, read_idx_bytes, write_idx
+from mnist_desktop.core.data.idx import parse_idx, read_idx_bytes, write_idx
 from mnist_desktop.core.paths import resources_dir, user_cache_dir
 
 log = logging.getLogger(__name__)
@@ -407,7 +407,7 @@ def load_dataset(
                 log.warning("skipping %s: %s", folder, exc)
                 problems.append(str(exc))
     if download and spec.mirrors:
-        from mnist_desktop.core.download import download_dataset  # circular: download uses our specs
+        from mnist_desktop.core.data.download import download_dataset  # circular: download uses our specs
 
         folder = download_dataset(spec, cache, progress=progress, cancel=cancel)
         found = _complete_folder(folder, spec)

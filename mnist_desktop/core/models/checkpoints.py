@@ -26,10 +26,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .errors import CheckpointError
-from .fileio import ZIP_READ_ERRORS, atomic_writer
-from .models import MODELS, param_shapes
-from .preprocess import PREPROCESS_VERSION
+from mnist_desktop.core.errors import CheckpointError
+from mnist_desktop.core.fileio import ZIP_READ_ERRORS, atomic_writer
+from mnist_desktop.core.models.networks import MODELS, param_shapes
+from mnist_desktop.core.data.preprocess import PREPROCESS_VERSION
 
 FORMAT_NAME = "mnist-desktop-checkpoint"
 FORMAT_VERSION = 1

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .datasets import Dataset, split_validation, to_model_array
-from .training import TrainData
+from mnist_desktop.core.data.datasets import Dataset, split_validation, to_model_array
+from mnist_desktop.core.training.trainer import TrainData
 
 
 def train_data_from(dataset: Dataset, validation_split: float = 0.0, seed: int = 0) -> TrainData:
@@ -31,7 +31,7 @@ def add_synthetic_drawn(data: TrainData, per_class: int, seed: int) -> TrainData
     helps with those. The generator's seed stream is kept apart from the drawn
     *test* set's seed (1234) so no test drawing is trained on.
     """
-    from .strokes import make_drawn_test_set
+    from mnist_desktop.core.data.strokes import make_drawn_test_set
 
     if per_class <= 0:
         return data

@@ -37,10 +37,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .augment import augment_batch
-from .errors import ConfigError
-from .evaluation import EVAL_BATCH, EvalResult, batched_logits, metrics_from_logits, pad_to_multiple
-from .models import MODELS, init_params, transformed
+from mnist_desktop.core.data.augment import augment_batch
+from mnist_desktop.core.errors import ConfigError
+from mnist_desktop.core.training.evaluation import EVAL_BATCH, EvalResult, batched_logits, metrics_from_logits, pad_to_multiple
+from mnist_desktop.core.models.networks import MODELS, init_params, transformed
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 #: Steps dispatched ahead of the host reading their loss: enough to keep the

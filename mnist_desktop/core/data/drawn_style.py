@@ -5,7 +5,7 @@ strokes on the canvas have one uniform width. A model trained only on MNIST
 learns pen texture it never sees in the app. Re-drawing training digits as
 uniform strokes -- threshold, thin to a one-pixel skeleton, re-ink the skeleton
 with a disc of random radius, anti-alias, re-centre with the same 20-px box and
-centre-of-mass rule as :func:`~mnist_desktop.core.preprocess.to_model_input` --
+centre-of-mass rule as :func:`~mnist_desktop.core.data.preprocess.to_model_input` --
 keeps each digit's shape and writer's style but gives it canvas strokes.
 
 Everything is vectorised over the batch (60,000 digits take a few seconds on
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mnist_desktop.core.preprocess import normalise_batch
+from mnist_desktop.core.data.preprocess import normalise_batch
 
 # Pixels at or above this (of 255) are ink when thinning; MNIST's anti-aliased
 # fringe below it would add spurs to the skeleton.

@@ -2,7 +2,7 @@
 
 Each file streams into a temporary file beside its destination while being
 decompressed and hashed on the fly: the payload's sha256 and size are known
-from the :class:`~mnist_desktop.core.datasets.FileSpec`, so a wrong or damaged
+from the :class:`~mnist_desktop.core.data.datasets.FileSpec`, so a wrong or damaged
 file is caught without a second pass, a gzip bomb is cut off at the expected
 size, and progress can be reported against an exact total. Only a verified file
 is renamed into place; the temporary file is removed whatever happens.
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from mnist_desktop import __version__
-from mnist_desktop.core.datasets import (
+from mnist_desktop.core.data.datasets import (
     CancelCallback,
     DatasetSpec,
     FileSpec,

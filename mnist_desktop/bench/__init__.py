@@ -1,0 +1,1 @@
+"""Benchmarks and GUI probes (entry points that depend on both the core and the GUI)."""
