@@ -23,17 +23,20 @@ _ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 
 
-def terminal_safe(text: Any, max_len: int = 200) -> str:
+def terminal_safe(text: Any, max_len: int = 200, *, newlines: bool = False) -> str:
     """``text`` with escape sequences, control and bidi characters made visible and harmless.
 
     Removed sequences become nothing; other control characters (C0, C1, DEL)
     and bidi overrides become ``\\uXXXX`` so the person sees that something
     was there. Long strings are cut to ``max_len`` characters with an ellipsis.
+    ``newlines`` keeps line breaks (for multi-line error messages).
     """
     s = _ANSI.sub("", str(text))
     out = []
     for ch in s:
-        if ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cf") and ch not in "\u200d":
+        if newlines and ch == "\n":
+            out.append(ch)
+        elif ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cf") and ch not in "\u200d":
             out.append(f"\\u{ord(ch):04x}")
         else:
             out.append(ch)

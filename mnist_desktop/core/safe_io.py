@@ -63,6 +63,12 @@ def describe_kind(mode: int) -> str:
     return "not a regular file"
 
 
+def _writable(path: Path, mode: int) -> bool:
+    """Writable for us *and* not marked read-only (root may write anything, but a
+    file or folder someone made read-only is a statement that it should stay)."""
+    return os.access(path, os.W_OK) and bool(mode & 0o222)
+
+
 def check_regular_file(path: str | os.PathLike, what: str = "file") -> Path:
     """Return ``path`` if it names an existing regular file; else :class:`PathProblem`.
 
@@ -119,7 +125,7 @@ def check_save_target(path: str | os.PathLike, what: str = "file", *, allow_spec
     if not stat.S_ISDIR(parent_mode):
         raise PathProblem(f"{parent} is {describe_kind(parent_mode)}, not a folder; "
                           f"choose a path inside a folder for the {what}")
-    if not os.access(parent, os.W_OK | os.X_OK):
+    if not _writable(parent, parent_mode) or not os.access(parent, os.X_OK):
         raise PathProblem(f"the folder {parent} is not writable; choose a folder you can write to")
     try:
         link = target.lstat()
@@ -139,7 +145,7 @@ def check_save_target(path: str | os.PathLike, what: str = "file", *, allow_spec
     if not stat.S_ISREG(mode) and not stat.S_ISLNK(mode):
         raise PathProblem(f"{target} is {describe_kind(mode)}; the {what} would replace it with a regular file. "
                           "Choose an ordinary file name")
-    if not os.access(target, os.W_OK):
+    if not _writable(target, mode):
         raise PathProblem(f"{target} is read-only; the {what} would replace it. Make it writable "
                           "(chmod u+w) or choose another name")
     return target
