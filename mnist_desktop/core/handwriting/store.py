@@ -12,20 +12,24 @@ On disk (``user_data_dir()/personal``; flat, so a person can look inside)::
     samples/<id>.png    the raw drawing (canvas picture, 8-bit grey)
     samples/<id>.npy    its 28x28 float32 model input (read with allow_pickle=False)
 
-The index is written last when adding and first when deleting, so a crash can
-leave an unlisted file behind but never a listed sample without its files.
+The PNG is the truth: it carries its own label (see :mod:`.sample_files` for
+the write order), the ``.npy`` is recomputed from it when missing, and the
+index is rewritten atomically with a backup (:mod:`.index_file`). A damaged
+index is repaired from the files, never read as an empty set; a damage that
+needs the person's say opens the store read-only (``blocked``) until
+:meth:`PersonalDataset.repair` (:mod:`.recovery`). An Add never shrinks the set.
 
 Fine-tuning on them lives in :mod:`.finetune`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import datetime as _dt
 import hashlib
 import io
-import re
 import secrets
 import zipfile
 from dataclasses import dataclass, field
@@ -37,8 +41,13 @@ from PIL import Image
 
 from mnist_desktop.core.errors import ConfigError, DatasetError, ImageError, MnistDesktopError
 from mnist_desktop.core.fileio import ZIP_READ_ERRORS, atomic_write_bytes, atomic_writer
+from mnist_desktop.core.handwriting import recovery
+from mnist_desktop.core.handwriting.index_file import MAX_INDEX_BYTES, encode_rows, write_index
+from mnist_desktop.core.handwriting.sample_files import (
+    MAX_PNG_BYTES, PNG_MAGIC, npy_bytes, png_bytes, read_npy, read_png)
 from mnist_desktop.core.paths import user_data_dir
 from mnist_desktop.core.data.preprocess import load_image, to_model_input
+from mnist_desktop.core.safe_io import read_zip_entry
 
 NUM_CLASSES = 10
 INDEX_NAME = "labels.csv"
@@ -47,13 +56,9 @@ INDEX_FIELDS = ("id", "label", "source", "created", "predicted")
 EXPORT_FIELDS = ("file", "label", "source", "created", "predicted")
 SOURCES = ("example", "correction", "session", "import")
 # ids become file names: keep them to a safe alphabet so a tampered index cannot point outside the folder
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-MAX_INDEX_BYTES = 16 << 20  # ~200,000 rows: far beyond any hand-drawn set
+_ID_RE = recovery.ID_RE
 MAX_ZIP_ENTRIES = 20_000
-MAX_PNG_BYTES = 8 << 20
 MAX_PNG_PIXELS = 4096 * 4096
-MAX_NPY_BYTES = 64 << 10  # a 28x28 float32 array is 3,264 bytes
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 DIGIT_DATASETS = ("mnist", "mnist-subset")
 
 
@@ -99,6 +104,10 @@ class Sample:
         return {"id": self.id, "label": str(self.label), "source": self.source, "created": self.created,
                 "predicted": "" if self.predicted is None else str(self.predicted)}
 
+    def meta(self) -> dict[str, Any]:
+        """What the PNG itself records, so the set can be rebuilt without the index."""
+        return {"label": self.label, "source": self.source, "created": self.created, "predicted": self.predicted}
+
 
 @dataclass
 class Split:
@@ -133,27 +142,6 @@ class ImportReport:
 
     def details(self) -> str:
         return "\n".join(f"{name}: {reason}" for name, reason in self.skipped)
-
-
-def _png_bytes(drawing: np.ndarray) -> bytes:
-    """Encode a grey drawing (float [0, 1] or uint8) as an 8-bit grey PNG."""
-    arr = np.asarray(drawing)
-    if arr.ndim != 2 or arr.size == 0:
-        raise ImageError(f"a drawing must be a non-empty 2-D grey picture, got shape {arr.shape}")
-    if arr.dtype != np.uint8:
-        arr = np.asarray(arr, np.float64)
-        if not np.isfinite(arr).all():
-            raise ImageError("the drawing contains NaN or infinite pixels")
-        arr = np.clip(np.rint(arr * 255.0), 0, 255).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(arr, mode="L").save(buf, "PNG")
-    return buf.getvalue()
-
-
-def _npy_bytes(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.lib.format.write_array(buf, np.ascontiguousarray(array, np.float32), allow_pickle=False)
-    return buf.getvalue()
 
 
 def _check_model_input(array: Any, where: str) -> np.ndarray:
@@ -197,8 +185,15 @@ class PersonalDataset:
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else personal_dir()
         self.samples: list[Sample] = []
-        self.problems: list[str] = []  # what load() had to leave out, for the person to see
+        self.problems: list[str] = []  # what load() had to leave out or rebuild, for the person to see
+        self.damage: list[str] = []  # what is wrong on disk and worth a repair (see .recovery)
+        self.fixes: list[str] = []  # small things the next write tidies (a byte-order mark, a dropped row)
+        self.blocked: str | None = None  # why writes wait for repair(); None = writable
+        self.unlabelled: list[str] = []  # drawings on disk whose label cannot be read
         self._inputs: dict[str, np.ndarray] = {}
+        self._rebuild_inputs: set[str] = set()
+        self._stray_inputs: list[str] = []
+        self._known_count = 0  # drawings known to be in the index on disk: no Add may write fewer
 
     # ------------------------------------------------------------------ files
     @property
@@ -213,38 +208,31 @@ class PersonalDataset:
 
     @classmethod
     def load(cls, root: str | Path | None = None) -> "PersonalDataset":
-        """Read the index and every model input; bad rows/files are skipped into ``problems``.
+        """Read the set from disk without writing anything (see :mod:`.recovery`).
 
-        A missing folder or index is an empty set, not an error: the set starts empty.
+        A missing folder or index is an empty set. A damaged index is read as far
+        as it goes and checked against the sample files: ``needs_repair`` then
+        says so, :meth:`repair` fixes it, and ``blocked`` (read-only) is set
+        when the repair needs the person's say.
         """
         ds = cls(root)
-        path = ds.index_path
-        if not path.exists():
-            return ds
-        try:
-            if path.stat().st_size > MAX_INDEX_BYTES:
-                raise DatasetError(f"{path} is larger than {MAX_INDEX_BYTES >> 20} MB; it is not a personal-set index")
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise DatasetError(f"{path} is not UTF-8 text; restore it from an export or delete it to start again") from None
-        except OSError as err:
-            raise DatasetError(f"cannot read {path}: {err.strerror or err}") from None
-        seen: set[str] = set()
-        for n, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
-            try:
-                sample = ds._sample_from_row(row)
-                if sample.id in seen:
-                    raise DatasetError(f"id {sample.id} is listed twice")
-                model_input = ds._read_input(sample.id)
-                if not ds.drawing_path(sample.id).is_file():
-                    raise DatasetError(f"its drawing {ds.drawing_path(sample.id).name} is missing")
-            except MnistDesktopError as err:
-                ds.problems.append(f"{path.name} line {n}: {err}")
-                continue
-            seen.add(sample.id)
-            ds.samples.append(sample)
-            ds._inputs[sample.id] = model_input
+        recovery.scan(ds)
         return ds
+
+    @property
+    def needs_repair(self) -> bool:
+        """Something on disk is out of step with the set (damaged index, files to rebuild)."""
+        return bool(self.damage or self.blocked or self.fixes or self._rebuild_inputs or self._stray_inputs)
+
+    def repair(self) -> str:
+        """Fix what :meth:`load` found (nothing is deleted); return a summary for the person."""
+        return recovery.repair(self)
+
+    def _check_writable(self) -> None:
+        if self.blocked:
+            raise DatasetError(f"Your drawings are open read-only: {self.blocked}")
+        if self.needs_repair:
+            recovery.repair(self)  # self-healing: the files are the truth, nothing is lost
 
     @staticmethod
     def _sample_from_row(row: Mapping[str, Any]) -> Sample:
@@ -260,33 +248,31 @@ class PersonalDataset:
 
     def _read_input(self, sample_id: str) -> np.ndarray:
         path = self.input_path(sample_id)
-        try:
-            if path.stat().st_size > MAX_NPY_BYTES:
-                raise DatasetError(f"{path.name} is too large for a 28x28 model input")
-            with path.open("rb") as handle:
-                array = np.load(handle, allow_pickle=False)
-        except FileNotFoundError:
-            raise DatasetError(f"its model input {path.name} is missing") from None
-        except (OSError, ValueError, EOFError) as err:
-            raise DatasetError(f"{path.name} is not a valid .npy array ({err})") from None
+        array = read_npy(path)
         try:
             return _check_model_input(array, path.name)
         except ImageError as err:
             raise DatasetError(str(err)) from None
 
-    def save(self) -> None:
-        """Write the index atomically (the sample files are already on disk)."""
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=INDEX_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        for sample in self.samples:
-            writer.writerow(sample.row())
+    def save(self, *, allow_shrink: bool = False) -> None:
+        """Write the index atomically, keeping the previous one as ``labels.csv.bak``.
+
+        Refuses to list fewer drawings than the index on disk holds unless
+        ``allow_shrink`` (a delete or a repair): an Add never shrinks the set.
+        """
+        if self.blocked:
+            raise DatasetError(f"Your drawings are open read-only: {self.blocked}")
+        if not allow_shrink and len(self.samples) < self._known_count:
+            raise DatasetError(f"refusing to write an index of {len(self.samples)} drawings over one of "
+                               f"{self._known_count} in {self.index_path}; reopen the drawings and try again")
+        data = encode_rows(INDEX_FIELDS, (sample.row() for sample in self.samples))
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(self.index_path, buf.getvalue().encode("utf-8"))
+            write_index(self.index_path, data)
         except OSError as err:
             raise DatasetError(f"could not save your personal set index {self.index_path}: {err.strerror or err}. "
                                "Check that the folder is writable; the previous index is unchanged.") from None
+        self._known_count = len(self.samples)
 
     # ------------------------------------------------------------------ queries
     def __len__(self) -> int:
@@ -336,6 +322,22 @@ class PersonalDataset:
         ink on black); ``model_input`` defaults to ``to_model_input(drawing)``.
         A blank drawing is an :class:`ImageError`.
         """
+        self._check_writable()
+        sample = self._write_sample(drawing, label, source=source, predicted=predicted, model_input=model_input,
+                                    sample_id=sample_id, created=created)
+        try:
+            self.save()
+        except DatasetError:
+            self.samples.pop()
+            self._inputs.pop(sample.id, None)
+            for path in (self.drawing_path(sample.id), self.input_path(sample.id)):
+                path.unlink(missing_ok=True)
+            raise
+        return sample
+
+    def _write_sample(self, drawing: np.ndarray, label: Any, *, source: str, predicted: int | None,
+                      model_input: np.ndarray | None, sample_id: str | None, created: str | None) -> Sample:
+        """Write one sample's files (npy, then the PNG that commits it) and list it in memory."""
         label = check_label(label)
         predicted = None if predicted is None else check_label(predicted)
         if source not in SOURCES:
@@ -345,33 +347,26 @@ class PersonalDataset:
             if model_input is None:
                 raise ImageError("the canvas is empty: draw a digit first")
         model_input = _check_model_input(model_input, "drawing")
-        png = _png_bytes(drawing)
         sample_id = sample_id or new_sample_id()
         while sample_id in self:
             sample_id = new_sample_id()
         if not _ID_RE.match(sample_id):
             raise ConfigError("id", f"{sample_id[:40]!r} may only use letters, digits, '-' and '_'")
         sample = Sample(sample_id, label, source, created or _now(), predicted)
+        png = png_bytes(drawing, sample.meta())
         paths = (self.drawing_path(sample_id), self.input_path(sample_id))
         try:
             paths[0].parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(paths[0], png)
-            atomic_write_bytes(paths[1], _npy_bytes(model_input))
+            atomic_write_bytes(paths[1], npy_bytes(model_input))
+            atomic_write_bytes(paths[0], png)  # the commit: from here on the drawing survives a crash
         except OSError as err:
             for path in paths:
-                path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)
             raise DatasetError(f"could not save the drawing in {paths[0].parent}: {err.strerror or err}. "
                                "Check that the folder is writable.") from None
         self.samples.append(sample)
         self._inputs[sample_id] = model_input
-        try:
-            self.save()
-        except DatasetError:
-            self.samples.pop()
-            self._inputs.pop(sample_id, None)
-            for path in paths:
-                path.unlink(missing_ok=True)
-            raise
         return sample
 
     def relabel(self, sample_id: str, label: Any) -> Sample:
@@ -379,9 +374,11 @@ class PersonalDataset:
         label = check_label(label)
         for i, sample in enumerate(self.samples):
             if sample.id == sample_id:
+                self._check_writable()
                 old = sample
                 self.samples[i] = dataclasses.replace(sample, label=label)
                 try:
+                    self._rewrite_png(self.samples[i])
                     self.save()
                 except DatasetError:
                     self.samples[i] = old
@@ -389,26 +386,32 @@ class PersonalDataset:
                 return self.samples[i]
         raise KeyError(sample_id)
 
+    def _rewrite_png(self, sample: Sample) -> None:
+        """Give the stored PNG the sample's current label (the PNG is the truth)."""
+        try:
+            picture, _meta = read_png(self.drawing_path(sample.id))
+            atomic_write_bytes(self.drawing_path(sample.id), png_bytes(picture, sample.meta()))
+        except OSError as err:
+            raise DatasetError(f"could not relabel {self.drawing_path(sample.id)}: {err.strerror or err}. "
+                               "Check that the folder is writable; the label is unchanged.") from None
+
     def delete(self, sample_ids: Iterable[str]) -> int:
-        """Remove samples (index first, then files); return how many were removed."""
+        """Remove samples (drawing first, then its model input, then the index); return how many."""
         doomed = set(sample_ids)
-        before = list(self.samples)
-        self.samples = [s for s in self.samples if s.id not in doomed]
-        removed = [s.id for s in before if s.id in doomed]
+        removed = [s.id for s in self.samples if s.id in doomed]
         if not removed:
             return 0
-        try:
-            self.save()
-        except DatasetError:
-            self.samples = before
-            raise
+        self._check_writable()
         for sample_id in removed:
+            try:
+                self.drawing_path(sample_id).unlink(missing_ok=True)
+            except OSError as err:
+                raise DatasetError(f"could not delete {self.drawing_path(sample_id)}: {err.strerror or err}") from None
+            with contextlib.suppress(OSError):
+                self.input_path(sample_id).unlink(missing_ok=True)  # a stray .npy is swept by a repair
             self._inputs.pop(sample_id, None)
-            for path in (self.drawing_path(sample_id), self.input_path(sample_id)):
-                try:
-                    path.unlink(missing_ok=True)
-                except OSError:
-                    pass  # an orphan file is harmless: the index no longer lists it
+        self.samples = [s for s in self.samples if s.id not in doomed]
+        self.save(allow_shrink=True)
         return len(removed)
 
     # ------------------------------------------------------------------ split
@@ -462,6 +465,7 @@ class PersonalDataset:
         counted as duplicates, so importing an export twice adds nothing.
         """
         source = Path(path)
+        self._check_writable()
         try:
             zf = zipfile.ZipFile(source)
         except FileNotFoundError:
@@ -477,10 +481,9 @@ class PersonalDataset:
             index = by_name.get(INDEX_NAME) or next((i for n, i in by_name.items() if n.endswith("/" + INDEX_NAME)), None)
             if index is None:
                 raise DatasetError(f"{source} has no {INDEX_NAME}; export your drawings from MNIST Desktop to get one")
-            if index.file_size > MAX_INDEX_BYTES:
-                raise DatasetError(f"{source}: {index.filename} is too large ({index.file_size:,} bytes)")
+            too_big = lambda why: DatasetError(f"{source}: {why}")  # noqa: E731
             try:
-                text = zf.read(index).decode("utf-8-sig")
+                text = read_zip_entry(zf, index, MAX_INDEX_BYTES, too_big).decode("utf-8-sig")
             except (UnicodeDecodeError, *ZIP_READ_ERRORS) as err:
                 raise DatasetError(f"{source}: {index.filename} cannot be read as UTF-8 text ({err})") from None
             prefix = index.filename[: -len(INDEX_NAME)]
@@ -488,15 +491,21 @@ class PersonalDataset:
             if not reader.fieldnames or "file" not in reader.fieldnames or "label" not in reader.fieldnames:
                 raise DatasetError(f"{source}: {index.filename} needs the columns 'file' and 'label'")
             used: set[str] = set()
-            for n, row in enumerate(reader, start=2):
-                name = str(row.get("file") or "").strip()
-                where = name or f"{INDEX_NAME} line {n}"
-                try:
-                    self._import_row(zf, by_name, prefix, row, name, used, report)
-                except MnistDesktopError as err:
-                    report.skipped.append((where, str(err).removeprefix(f"{name}: ")))
-                except KeyError as err:  # e.g. a zip entry listed twice in a corrupt archive
-                    report.skipped.append((where, f"cannot be read ({err})"))
+            try:
+                for n, row in enumerate(reader, start=2):
+                    name = str(row.get("file") or "").strip()
+                    where = name or f"{INDEX_NAME} line {n}"
+                    try:
+                        self._import_row(zf, by_name, prefix, row, name, used, report)
+                    except MnistDesktopError as err:
+                        report.skipped.append((where, str(err).removeprefix(f"{name}: ")))
+                    except KeyError as err:  # e.g. a zip entry listed twice in a corrupt archive
+                        report.skipped.append((where, f"cannot be read ({err})"))
+            except csv.Error as err:
+                report.skipped.append((index.filename, f"the rest cannot be read as CSV ({err})"))
+            finally:
+                if report.added:  # one index write for the whole import; each PNG is already safe
+                    self.save()
         return report
 
     def _import_row(self, zf: zipfile.ZipFile, by_name: dict[str, zipfile.ZipInfo], prefix: str,
@@ -510,15 +519,14 @@ class PersonalDataset:
         info = by_name.get(prefix + name) or by_name.get(name)
         if info is None or info.is_dir():
             raise ImageError("not found in the zip")
-        if info.file_size > MAX_PNG_BYTES:
-            raise ImageError(f"{info.file_size:,} bytes is more than the {MAX_PNG_BYTES >> 20} MB limit")
         stem = Path(name).stem
         sample_id = stem if _ID_RE.match(stem) else None
         if sample_id is not None and sample_id in self:
             report.duplicates += 1
             return
         try:
-            data = zf.read(info)
+            data = read_zip_entry(zf, info, MAX_PNG_BYTES, lambda why: ImageError(f"{why}; over the "
+                                                                                 f"{MAX_PNG_BYTES >> 20} MB limit"))
         except ZIP_READ_ERRORS as err:
             raise ImageError(f"cannot be read from the zip ({err})") from None
         picture = _decode_png(data, name)
@@ -532,8 +540,8 @@ class PersonalDataset:
             predicted = None
         created = str(row.get("created") or "").strip()[:40] or None
         drawing = _canvas_like(picture)
-        sample = self.add(drawing, label, source="import", predicted=predicted, model_input=model_input,
-                          sample_id=sample_id, created=created)
+        sample = self._write_sample(drawing, label, source="import", predicted=predicted, model_input=model_input,
+                                    sample_id=sample_id, created=created)
         report.added.append(sample.id)
 
 
