@@ -84,7 +84,9 @@ def check_target(out: Path, model: str, *, explicit: bool, force: bool) -> Path:
             check_save_target(target, "model")
         check_save_target(interrupted_path(target), "model")
     except PathProblem as err:
-        raise ConfigError("out", str(err)) from None
+        hint = "" if explicit else (" (this is the default place for models: set MNIST_DESKTOP_HOME to a "
+                                    "writable folder, or pass --out)")
+        raise ConfigError("out", f"{err}{hint}") from None
     need = _estimated_size(model)
     free = shutil.disk_usage(target.parent).free
     if free < 2 * need:

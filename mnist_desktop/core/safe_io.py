@@ -139,7 +139,7 @@ def check_save_target(path: str | os.PathLike, what: str = "file", *, allow_spec
     try:
         mode = target.stat().st_mode
     except OSError:
-        mode = link.st_mode  # a dangling link: allowed only with allow_special (checked above)
+        return target  # a dangling link, allowed (asked for): the caller checks where it points
     if stat.S_ISDIR(mode):
         raise PathProblem(f"{target} is a folder; give a file name such as {target / ('model.ckpt' if what == 'model' else 'file')}")
     if not stat.S_ISREG(mode) and not stat.S_ISLNK(mode):

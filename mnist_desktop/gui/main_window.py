@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from mnist_desktop import __version__
 from mnist_desktop.core.errors import MnistDesktopError
 from mnist_desktop.core.paths import bundled_model_path, user_data_dir
+from mnist_desktop.gui.settings_access import read_setting
 from mnist_desktop.core.data.preprocess import is_dark_on_light, load_image, to_model_input
 from mnist_desktop.gui.canvas import DrawingCanvas
 from mnist_desktop.gui.digit_views import ModelInputView, PredictionView, label_smoothing_note
@@ -194,7 +195,7 @@ class MainWindow(QMainWindow):
         self.thread.start()
         self.device_label.setText(f"Device: {device_description()}")
         self.workerStarted()
-        self.load_model(str(self._initial_model or self.settings.value("model/last", "") or bundled_model_path()))
+        self.load_model(str(self._initial_model or read_setting(self.settings, "model/last", "") or bundled_model_path()))
 
     def workerStarted(self) -> None:
         """Hook for panels that connect to the worker (they attach after it exists)."""
@@ -277,7 +278,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ files
     def _dialog_dir(self, key: str, fallback: Path) -> str:
-        return str(self.settings.value(f"dirs/{key}", str(fallback)))
+        return str(read_setting(self.settings, f"dirs/{key}", str(fallback)))
 
     def open_model_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open model", self._dialog_dir("model", user_data_dir() / "models"), MODEL_FILTER)
@@ -361,25 +362,21 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ settings / close
     def _restore_settings(self) -> None:
-        geometry = self.settings.value("window/geometry")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
-        else:
+        geometry = read_setting(self.settings, "window/geometry")
+        if geometry is None or not self.restoreGeometry(QByteArray(geometry)):
             self.resize(1100, 720)
-        width = self.settings.value("canvas/brush", None)
+        width = read_setting(self.settings, "canvas/brush")
         if width is not None:
-            try:
-                self.brush_slider.setValue(int(float(width)))
-            except (TypeError, ValueError):
-                pass
-        self.canvas.set_grid_visible(str(self.settings.value("canvas/grid", "false")).lower() == "true")
+            slider = self.brush_slider
+            self.brush_slider.setValue(int(min(max(width, slider.minimum()), slider.maximum())))
+        self.canvas.set_grid_visible(bool(read_setting(self.settings, "canvas/grid", False)))
         self.canvas.grid_action.setChecked(self.canvas.is_grid_visible())
 
     def restore_dock_state(self) -> None:
         """Call after all docks are added."""
-        state = self.settings.value("window/state")
-        if isinstance(state, QByteArray):
-            self.restoreState(state)
+        state = read_setting(self.settings, "window/state")
+        if state is not None:
+            self.restoreState(QByteArray(state))
         self.tabifiedDockWidgetActivated.connect(lambda _dock: self._unelide_dock_tabs())
         QTimer.singleShot(0, self._unelide_dock_tabs)
 

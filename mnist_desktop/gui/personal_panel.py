@@ -56,6 +56,7 @@ from mnist_desktop.core.handwriting.finetune import (
 )
 from mnist_desktop.core.handwriting.store import PersonalDataset, Sample
 from mnist_desktop.core.data.preprocess import to_model_input
+from mnist_desktop.gui.settings_access import read_setting
 from mnist_desktop.gui.insight.common import thumbnail_grid
 from mnist_desktop.gui.personal_widgets import BAD, GOOD, THUMB, ConfusionView, DigitPicker, digit_article, thumbnail
 from mnist_desktop.gui.run_history import RunRecord, format_duration
@@ -732,7 +733,7 @@ class PersonalPanel(QWidget):
 
     # ------------------------------------------------------------------ zip
     def _dialog_dir(self) -> str:
-        return str(self.window.settings.value("dirs/personal", str(Path.home())))
+        return str(read_setting(self.window.settings, "dirs/personal", str(Path.home())))
 
     def export_dialog(self) -> None:
         if not len(self.dataset):

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mnist_desktop.gui.settings_access import read_setting
 from mnist_desktop.gui.run_history import RunHistory, RunRecord, format_accuracy, format_duration
 from mnist_desktop.gui.training_chart import TrainingChart
 from mnist_desktop.gui.training_form import DATASET_SHORT, ERROR_COLOUR, TrainingForm
@@ -172,11 +173,7 @@ class TrainingPanel(QWidget):
 
     def _restore_form(self) -> None:
         """Last session's settings if they still validate, else the recommended recipe."""
-        saved = self.window.settings.value(SETTINGS_KEY, "")
-        try:
-            values = json.loads(str(saved)) if saved else None
-        except ValueError:
-            values = None
+        values = read_setting(self.window.settings, SETTINGS_KEY)  # validated: size, depth, a JSON object
         if isinstance(values, dict):
             self.form.fill(values)
             if not self.form.errors:

@@ -18,6 +18,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from mnist_desktop.core.data import preprocess
+from mnist_desktop.gui.settings_access import read_setting
 from mnist_desktop.gui.insight.common import (
     AdaptiveSplitter,
     InsightPanel,
@@ -116,13 +117,13 @@ class SaliencyView(InsightPanel):
         self.canvas_box.setToolTip(
             "Draw the saliency over your drawing too. It is mapped back through the crop and scale that "
             "preprocessing applied (same ink box, same 20-pixel fit), so it lines up with the strokes.")
-        self.canvas_box.setChecked(str(self.settings.value(CANVAS_SETTING, "false")).lower() == "true")
+        self.canvas_box.setChecked(bool(read_setting(self.settings, CANVAS_SETTING, False)))
         self.canvas_box.toggled.connect(self._on_canvas_toggled)
         self.method_combo = QComboBox()
         for label, name, tip in METHODS:
             self.method_combo.addItem(label, name)
             self.method_combo.setItemData(self.method_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
-        saved = self.method_combo.findData(str(self.settings.value(METHOD_SETTING, METHODS[0][1])))
+        saved = self.method_combo.findData(str(read_setting(self.settings, METHOD_SETTING, METHODS[0][1])))
         self.method_combo.setCurrentIndex(max(saved, 0))
         self.method_combo.setToolTip(METHODS[self.method_combo.currentIndex()][2])
         self.method_combo.currentIndexChanged.connect(self._on_method_changed)
