@@ -127,8 +127,9 @@ def test_kill_9_at_random_points_never_loses_a_reported_drawing(tmp_path: Path) 
                 reported += 1
         time.sleep(rng.random() * 0.01)  # land the kill somewhere inside the next operation
         child.send_signal(signal.SIGKILL)
-        rest, _ = child.communicate(timeout=30)
-        lines += rest.splitlines(keepends=True)
+        child.wait(timeout=30)
+        lines += child.stdout.read().splitlines(keepends=True)  # through the same buffer readline used
+        child.stdout.close()
         history += [f"round {rounds}: {line.strip()}" for line in lines] + [f"round {rounds}: KILLED"]
         for line in lines:
             parts = line.split()

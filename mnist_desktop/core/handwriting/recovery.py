@@ -128,7 +128,8 @@ def _recover_orphans(ds: "PersonalDataset", orphans: list[str]) -> None:
     recovered: list[Sample] = []
     for sample_id in orphans:
         meta = read_meta(ds.drawing_path(sample_id))
-        row: Mapping[str, Any] | None = dict(meta, id=sample_id) if meta else None
+        row: Mapping[str, Any] | None = (
+            {k: "" if v is None else str(v) for k, v in dict(meta, id=sample_id).items()} if meta else None)
         if row is None:
             if backup_rows is None:
                 backup = read_index(ds.index_path.with_name(ds.index_path.name + BACKUP_SUFFIX), INDEX_FIELDS,
