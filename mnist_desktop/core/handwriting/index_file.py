@@ -90,6 +90,7 @@ def read_index(path: Path, fields: Sequence[str], id_looks_valid) -> IndexRead:
         text = line.decode("utf-8", errors="replace")
         if "\ufffd" in text:
             out.damage.append(f"{where} holds bytes that are not UTF-8 text")
+            text = text.replace("\ufffd", "")  # what is left may still be a good row
         values = _split(text.encode("utf-8"))
         if values is None:
             out.damage.append(f"{where} cannot be read as CSV; it was skipped")
