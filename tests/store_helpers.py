@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mnist_desktop.core.handwriting.store import PersonalDataset
+from mnist_desktop.core.handwriting.store import HandwritingSet
 
 #: Each kind of damage the hostile pass found in ``labels.csv`` or beside it.
 DAMAGE_KINDS = ("bom", "non-utf8", "lost-header", "truncated", "oversized-field", "missing-npy", "orphans")
@@ -26,8 +26,8 @@ def a_drawing(label: int, rng: np.random.Generator, size: int = 140) -> np.ndarr
     return img
 
 
-def make_store(root: Path, n: int = 12, seed: int = 0) -> PersonalDataset:
-    ds = PersonalDataset(root)
+def make_store(root: Path, n: int = 12, seed: int = 0) -> HandwritingSet:
+    ds = HandwritingSet(root)
     rng = np.random.default_rng(seed)
     for i in range(n):
         ds.add(a_drawing(i % 10, rng), i % 10, sample_id=f"d{seed}-{i:03d}")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_desktop.core.handwriting.store import PersonalDataset
+from mnist_desktop.core.handwriting.store import HandwritingSet
 
 REPO = Path(__file__).resolve().parents[1]
 TOTAL_OPS = int(os.environ.get("MNIST_DESKTOP_FAULT_OPS", "500"))
@@ -33,11 +33,11 @@ SEED = int(os.environ.get("MNIST_DESKTOP_FAULT_SEED", "14"))
 CHILD = r'''
 import io, sys, zipfile
 import numpy as np
-from mnist_desktop.core.handwriting.store import PersonalDataset
+from mnist_desktop.core.handwriting.store import HandwritingSet
 
 root, seed = sys.argv[1], int(sys.argv[2])
 rng = np.random.default_rng(seed)
-ds = PersonalDataset.load(root)
+ds = HandwritingSet.load(root)
 if ds.needs_repair:
     ds.repair()
 print("READY", len(ds), flush=True)
@@ -144,7 +144,7 @@ def test_kill_9_at_random_points_never_loses_a_reported_drawing(tmp_path: Path) 
                 saved.pop(parts[1], None)
                 in_flight = []
             ops_done += parts[0] in ("SAVED", "DELETED")
-        reopened = PersonalDataset.load(root)
+        reopened = HandwritingSet.load(root)
         assert not reopened.blocked, reopened.blocked
         assert not reopened.unlabelled
         for sample_id, label in saved.items():
@@ -165,7 +165,7 @@ def test_kill_9_at_random_points_never_loses_a_reported_drawing(tmp_path: Path) 
             assert sample_id not in reopened, f"{sample_id} was reported deleted and came back"
         for sample_id in set(reopened.ids()) - set(saved):  # in-flight adds/imports that made it: now saved
             saved[sample_id] = reopened.get(sample_id).label
-    final = PersonalDataset.load(root)
+    final = HandwritingSet.load(root)
     if final.needs_repair:
         final.repair()
     assert set(final.ids()) == set(saved)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mnist_desktop.core.errors import DatasetError
-from mnist_desktop.core.handwriting.store import PersonalDataset
+from mnist_desktop.core.handwriting.store import HandwritingSet
 from store_helpers import DAMAGE_KINDS, a_drawing, damage, index_rows, make_store, strip_metadata
 
 
@@ -19,13 +19,13 @@ def test_damaged_index_keeps_every_drawing_and_the_next_add_grows_the_set(tmp_pa
     before = make_store(root)
     labels = {s.id: s.label for s in before.samples}
     damage(root, kind)
-    ds = PersonalDataset.load(root)
+    ds = HandwritingSet.load(root)
     assert {s.id: s.label for s in ds.samples} == labels, ds.problems
     assert ds.needs_repair and not ds.blocked
     ds.add(a_drawing(4, np.random.default_rng(9)), 4)
     rows = index_rows(root)
     assert len(rows) == 13 and {r["id"] for r in rows} >= set(labels)
-    again = PersonalDataset.load(root)
+    again = HandwritingSet.load(root)
     assert len(again) == 13 and not again.needs_repair, (again.damage, again.fixes)
     if kind not in ("missing-npy", "orphans", "bom"):
         assert list(root.glob("labels.damaged-*.csv")), "the damaged index is kept"
@@ -39,7 +39,7 @@ def test_index_is_backed_up_on_every_write(tmp_path):
     previous = (root / "labels.csv").read_bytes()
     ds.relabel("d0-001", 7)
     assert (root / "labels.csv.bak").read_bytes() == previous
-    assert PersonalDataset.load(root).get("d0-001").label == 7
+    assert HandwritingSet.load(root).get("d0-001").label == 7
 
 
 def test_index_can_be_rebuilt_from_the_samples_alone(tmp_path):
@@ -48,7 +48,7 @@ def test_index_can_be_rebuilt_from_the_samples_alone(tmp_path):
     ds.relabel("d0-003", 9)
     (root / "labels.csv").unlink()
     (root / "labels.csv.bak").unlink()
-    again = PersonalDataset.load(root)
+    again = HandwritingSet.load(root)
     assert {s.id: s.label for s in again.samples} == {s.id: s.label for s in ds.samples}
     again.repair()
     assert len(index_rows(root)) == 5
@@ -69,9 +69,9 @@ def test_older_files_without_labels_open_read_only_until_repair(tmp_path, kind):
     make_store(root)
     strip_metadata(root)
     damage(root, kind)
-    with_backup = PersonalDataset.load(root)  # labels.csv.bak still knows (nearly) every label ...
+    with_backup = HandwritingSet.load(root)  # labels.csv.bak still knows (nearly) every label ...
     (root / "labels.csv.bak").unlink()  # ... without it, some drawings have no label anywhere
-    ds = PersonalDataset.load(root)
+    ds = HandwritingSet.load(root)
     assert len(with_backup) > len(ds)
     assert ds.blocked and ds.unlabelled and "Repair" in ds.blocked
     with pytest.raises(DatasetError, match="read-only"):
@@ -89,7 +89,7 @@ def test_oversized_field_does_not_stop_the_load(tmp_path):
     root = tmp_path / "personal"
     make_store(root, 3)
     damage(root, "oversized-field")
-    ds = PersonalDataset.load(root)  # csv's field-size error used to escape here
+    ds = HandwritingSet.load(root)  # csv's field-size error used to escape here
     assert len(ds) == 3 and any("200,0" in d or "characters long" in d for d in ds.damage)
 
 
@@ -97,14 +97,14 @@ def test_samples_being_a_file_is_a_clear_read_only_state(tmp_path):
     root = tmp_path / "personal"
     root.mkdir()
     (root / "samples").write_text("not a folder")
-    ds = PersonalDataset.load(root)
+    ds = HandwritingSet.load(root)
     assert ds.blocked and "is a file" in ds.blocked
     with pytest.raises(DatasetError, match="read-only.*is a file"):
         ds.add(a_drawing(2, np.random.default_rng(2)), 2)
     ds.repair()
     assert (root / "samples").is_dir() and list(root.glob("samples.not-a-folder-*"))
     ds.add(a_drawing(2, np.random.default_rng(2)), 2)
-    assert len(PersonalDataset.load(root)) == 1
+    assert len(HandwritingSet.load(root)) == 1
 
 
 def test_import_zip_entry_lying_about_its_size_is_bounded(tmp_path):
@@ -126,7 +126,7 @@ def test_import_zip_entry_lying_about_its_size_is_bounded(tmp_path):
                 struct.pack_into("<I", data, pos + offset, 1000)
             pos += 4
     big.write_bytes(bytes(data))
-    ds = PersonalDataset(tmp_path / "personal")
+    ds = HandwritingSet(tmp_path / "personal")
     tracemalloc.start()
     report = ds.import_zip(big)
     peak = tracemalloc.get_traced_memory()[1]

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mnist_desktop.cli import interrupt, train_command
-from mnist_desktop.cli.train_command import checkpoint_metadata, default_model_path  # noqa: F401 - used by the GUI
 from mnist_desktop.core.errors import MnistDesktopError
 from mnist_desktop.core.honest_output import strict_json, terminal_safe
 

@@ -15,7 +15,6 @@ The order is the point (issue 14):
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import resource
 import shutil
 import sys
@@ -37,32 +36,9 @@ MAX_SYNTHETIC_DRAWN = 5000
 INTERRUPTED_SUFFIX = ".interrupted"
 
 
-def default_model_path(model: str, dataset: str) -> Path:
-    from mnist_desktop.core.paths import user_data_dir
-
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return user_data_dir() / "models" / f"{model}-{dataset}-{stamp}.ckpt"
-
-
 def interrupted_path(out: Path) -> Path:
     """``model.ckpt`` → ``model.interrupted.ckpt`` (beside it, never over it)."""
     return out.with_name(f"{out.stem}{INTERRUPTED_SUFFIX}{out.suffix or '.ckpt'}")
-
-
-def checkpoint_metadata(config, dataset_name: str, class_names, done) -> dict[str, Any]:
-    """What a saved model records about how it was made (shared with the GUI)."""
-    metrics = {"train_seconds": round(done.train_seconds, 2), "steps": done.step}
-    if done.test is not None:
-        metrics.update(test_accuracy=done.test.accuracy, test_loss=done.test.loss)
-    if done.best_val_accuracy is not None:
-        metrics["best_val_accuracy"] = done.best_val_accuracy
-    return {
-        "dataset": dataset_name,
-        "class_names": list(class_names),
-        "hyperparameters": config.to_dict(),
-        "metrics": metrics,
-        "status": done.status,
-    }
 
 
 def _estimated_size(model: str) -> int:
@@ -125,6 +101,7 @@ def _save_with_fallback(out: Path, model: str, params, meta: dict, err) -> Path:
 
 def cmd_train(args: argparse.Namespace, parse_config) -> int:
     from mnist_desktop.cli.progress import ProgressBar, format_seconds
+    from mnist_desktop.core.training.run_metadata import default_model_path, metadata_from_done
 
     guard = interrupt.current
     config = parse_config(args)
@@ -207,7 +184,7 @@ def cmd_train(args: argparse.Namespace, parse_config) -> int:
     if done.test is not None:
         print(f"Test accuracy: {done.test.accuracy:.2%} (loss {done.test.loss:.4f}, {len(data.test_x)} images); "
               f"training took {done.train_seconds:.1f} s", file=err)
-    meta = checkpoint_metadata(config, dataset.name, dataset.class_names, done)
+    meta = metadata_from_done(config, dataset.name, dataset.class_names, done)
     meta["hyperparameters"].update(drawn_style=args.drawn_style, synthetic_drawn=args.synthetic_drawn)
     if interrupted:
         if done.step == 0:

@@ -39,7 +39,7 @@ from mnist_desktop.core.handwriting.index_file import BACKUP_SUFFIX, keep_damage
 from mnist_desktop.core.handwriting.sample_files import npy_bytes, png_bytes, read_meta, read_npy, read_png
 
 if TYPE_CHECKING:
-    from mnist_desktop.core.handwriting.store import PersonalDataset, Sample
+    from mnist_desktop.core.handwriting.store import HandwritingSet, Sample
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 UNLABELLED_DIR = "unlabelled"
@@ -49,7 +49,7 @@ def _is_dir(path: Path) -> bool:
     return path.is_dir() and not path.is_symlink()
 
 
-def scan(ds: "PersonalDataset") -> None:
+def scan(ds: "HandwritingSet") -> None:
     """Fill ``ds`` from disk and record what needs repair; writes nothing."""
     from mnist_desktop.core.handwriting.store import INDEX_FIELDS, SAMPLES_DIR
 
@@ -100,7 +100,7 @@ def _files(folder: Path, suffix: str) -> set[str]:
         return set()
 
 
-def _take(ds: "PersonalDataset", sample: "Sample") -> bool:
+def _take(ds: "HandwritingSet", sample: "Sample") -> bool:
     """Load the model input of a listed/recovered sample, recomputing it from the PNG if needed."""
     try:
         ds._inputs[sample.id] = ds._read_input(sample.id)
@@ -121,7 +121,7 @@ def _take(ds: "PersonalDataset", sample: "Sample") -> bool:
     return True
 
 
-def _recover_orphans(ds: "PersonalDataset", orphans: list[str]) -> None:
+def _recover_orphans(ds: "HandwritingSet", orphans: list[str]) -> None:
     from mnist_desktop.core.handwriting.store import INDEX_FIELDS
 
     backup_rows: dict[str, Mapping[str, str]] | None = None
@@ -160,7 +160,7 @@ def _recover_orphans(ds: "PersonalDataset", orphans: list[str]) -> None:
             f"labelled drawing, moves the others to {ds.root / UNLABELLED_DIR} and keeps the damaged index.")
 
 
-def repair(ds: "PersonalDataset") -> str:
+def repair(ds: "HandwritingSet") -> str:
     """Fix everything :func:`scan` found; return a one-paragraph summary for the person.
 
     Keeps a copy of a damaged index, moves a file standing in for ``samples``
@@ -214,7 +214,7 @@ def repair(ds: "PersonalDataset") -> str:
             + (f"; {', '.join(done)}." if done else "."))
 
 
-def _complete_files(ds: "PersonalDataset", sample: "Sample") -> None:
+def _complete_files(ds: "HandwritingSet", sample: "Sample") -> None:
     """Write a recomputed model input, and metadata into an older PNG that has none."""
     if sample.id in ds._rebuild_inputs:
         atomic_write_bytes(ds.input_path(sample.id), npy_bytes(ds._inputs[sample.id]))
