@@ -32,6 +32,7 @@ from mnist_desktop import __version__
 from mnist_desktop.core.errors import MnistDesktopError
 from mnist_desktop.core.paths import bundled_model_path, user_data_dir
 from mnist_desktop.core.data.preprocess import load_image
+from mnist_desktop.core.models.describe import dataset_title, not_digit_note
 from mnist_desktop.gui.settings_access import read_setting
 from mnist_desktop.gui.canvas import DrawingCanvas
 from mnist_desktop.gui.digit_views import ModelInputView, PredictionView, label_smoothing_note
@@ -225,8 +226,11 @@ class MainWindow(QMainWindow):
     def _on_model_changed(self, model: ActiveModel) -> None:
         hyper = model.metadata.get("hyperparameters") or {}
         smoothing = hyper.get("label_smoothing")
-        self.prediction_view.set_note(label_smoothing_note(float(smoothing), len(model.class_names))
-                                      if isinstance(smoothing, (int, float)) else "")
+        smoothing_note = (label_smoothing_note(float(smoothing), len(model.class_names))
+                          if isinstance(smoothing, (int, float)) else "")
+        foreign = not_digit_note(model.class_names, model.dataset)  # issue 14: say when it is not a digit model
+        self.prediction_view.set_model_kind(f"{dataset_title(model.dataset)} model" if foreign else "")
+        self.prediction_view.set_note(" ".join(t for t in (foreign[:1].upper() + foreign[1:], smoothing_note) if t))
         self._show_model_line(model)
         self.save_model_action.setEnabled(True)
         path = model.path
