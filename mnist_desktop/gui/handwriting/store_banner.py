@@ -45,17 +45,15 @@ class StoreBanner(QFrame):
         self.hide()
 
     def show_blocked(self, reason: str) -> None:
-        self.title.setText("Your drawings are open read-only")
-        self.text.setText(reason)
-        self.setStyleSheet("#storeBanner { background: #fff3cd; border: 1px solid #d39e00; }")
-        self.repair_button.show()
-        self.dismiss_button.hide()
-        self.show()
+        self._show("Your drawings are open read-only", reason, "#fff3cd", "#d39e00", repair=True)
 
     def show_repaired(self, summary: str) -> None:
-        self.title.setText("Your drawings were repaired")
-        self.text.setText(summary)
-        self.setStyleSheet("#storeBanner { background: #e7f1ff; border: 1px solid #6c9bd2; }")
-        self.repair_button.hide()
-        self.dismiss_button.show()
+        self._show("Your drawings were repaired", summary, "#e7f1ff", "#6c9bd2", repair=False)
+
+    def _show(self, title: str, text: str, background: str, border: str, *, repair: bool) -> None:
+        self.title.setText(title)
+        self.text.setText(text)
+        self.setStyleSheet(f"#storeBanner {{ background: {background}; border: 1px solid {border}; }}")
+        self.repair_button.setVisible(repair)
+        self.dismiss_button.setVisible(not repair)
         self.show()
