@@ -199,7 +199,7 @@ def test_9_only_regular_files_are_opened_as_models_and_images(tmp_path, kind):
         path = Path("/dev/zero")
     with pytest.raises(CheckpointError, match="not a model file"):
         load_checkpoint(path)  # returns at once: no hang, no unbounded read
-    with pytest.raises(ImageError, match="not a image|is a folder|is a named pipe|is a device"):
+    with pytest.raises(ImageError, match="not an image"):
         load_image(path)
 
 
@@ -344,7 +344,7 @@ def test_16_checkpoint_and_image_messages(good_model, tmp_path):
         load_checkpoint(edited_meta(good_model, tmp_path / "s.ckpt", format_version="1"))
     folder = tmp_path / "pics"
     folder.mkdir()
-    with pytest.raises(ImageError, match="is a folder, not a image"):
+    with pytest.raises(ImageError, match="is a folder, not an image"):
         load_image(folder)
 
 

@@ -88,7 +88,8 @@ def check_regular_file(path: str | os.PathLike, what: str = "file") -> Path:
             raise PathProblem(f"{str(src)[:80]}…: the file name is too long; rename the {what}") from None
         raise PathProblem(f"{src}: cannot open the {what} ({err.strerror or err})") from None
     if not stat.S_ISREG(mode):
-        raise PathProblem(f"{src} is {describe_kind(mode)}, not a {what}; choose a {what} instead")
+        article = "an" if what[:1] in "aeiou" else "a"
+        raise PathProblem(f"{src} is {describe_kind(mode)}, not {article} {what}; choose {article} {what} instead")
     return src
 
 
