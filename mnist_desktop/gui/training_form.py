@@ -18,7 +18,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QGroupBox, QLabel, QLineEdit, QVBoxLayout, QWidget
 
-from mnist_desktop.core.data.datasets import DATASETS, dataset_status, get_spec
+from mnist_desktop.core.data.availability import dataset_availability, dataset_status
+from mnist_desktop.core.data.datasets import DATASETS, get_spec
 
 DATASET_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "mnist-subset": "MNIST bundled subset (offline)"}
 DATASET_SHORT = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "mnist-subset": "MNIST subset"}

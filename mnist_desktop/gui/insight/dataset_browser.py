@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mnist_desktop.core.data.datasets import Dataset, available_datasets, dataset_status, load_dataset
+from mnist_desktop.core.data.availability import dataset_status
+from mnist_desktop.core.data.datasets import Dataset, available_datasets, load_dataset
 from mnist_desktop.core.errors import MnistDesktopError
 from mnist_desktop.core.analysis.weights import class_means
 from mnist_desktop.gui.insight.common import AdaptiveSplitter, InsightPanel, MosaicView, digit_icon, grey_cmap, text_colour, thumbnail_grid, make_static

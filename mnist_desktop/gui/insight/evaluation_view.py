@@ -31,7 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mnist_desktop.core.data.datasets import available_datasets, dataset_status
+from mnist_desktop.core.data.availability import dataset_status
+from mnist_desktop.core.data.datasets import available_datasets
 from mnist_desktop.gui.insight.common import AdaptiveSplitter, InsightPanel, MatrixView, digit_icon, format_pct, text_colour, thumbnail_grid, make_static
 
 if TYPE_CHECKING:
