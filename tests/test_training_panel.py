@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QLineEdit
 
 from gui_helpers import choose, click, type_into
 from mnist_desktop.gui import docks
+from mnist_desktop.gui.training_form import ERROR_COLOUR
 from mnist_desktop.gui.training_panel import TrainingPanel
 from training_helpers import RUN_TIMEOUT_MS, panel_of, set_up_run, wait_finished
 
@@ -75,15 +76,16 @@ def test_invalid_value_is_refused_with_its_reason(qtbot, window, field, text, re
     good = edit.text()
 
     type_into(qtbot, edit, text)
-    label = panel.form.error_labels[key]
-    assert label.isVisible() and reason in label.text(), label.text()
-    assert "border" in edit.styleSheet()  # highlighted
+    assert reason in panel.form.errors[key] and reason in panel.form.message(), panel.form.message()
+    assert reason in edit.toolTip()
+    assert ERROR_COLOUR in edit.styleSheet()  # highlighted
     assert not panel.start_button.isEnabled()
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     assert panel.history.runs() == [] and panel.state == "idle"
 
     type_into(qtbot, edit, good)
-    assert not label.isVisible() and edit.styleSheet() == ""
+    assert key not in panel.form.errors and ERROR_COLOUR not in edit.styleSheet()
+    assert "training steps" in panel.form.message()
     assert panel.start_button.isEnabled()
 
 
