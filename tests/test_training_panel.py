@@ -93,9 +93,14 @@ def test_invalid_value_is_refused_with_its_reason(qtbot, window, field, text, re
 def test_start_shows_progress_chart_points_and_the_test_accuracy(qtbot, window):
     panel = panel_of(window)
     set_up_run(qtbot, panel, model="cnn", epochs="0.5", batch="64")
+    assert panel.chart.is_empty() and "Press Start" in panel.chart.placeholder.text()  # a sentence, not axes
     click(qtbot, panel.start_button)
     assert panel.state == "preparing" and not panel.start_button.isEnabled() and panel.stop_button.isEnabled()
     qtbot.waitUntil(lambda: panel.chart.point_count() > 0, timeout=RUN_TIMEOUT_MS)
+    assert not panel.chart.is_empty()
+    (x_low, x_high), _ = panel.chart.acc_plot.viewRange()
+    assert x_low <= 0 and 0.5 <= x_high < 0.6, "the x axis spans the planned 0.5 epochs from the first step"
+    assert not panel.chart.acc_plot.getAxis("bottom").autoSIPrefix  # no "epoch (x0.001)"
     assert panel.progress.value() > 0
     assert "step" in panel.progress.text() and "Epoch 1/1" in panel.progress.text()
     assert "ETA" in panel.rate_label.text() and "samples/s" in panel.rate_label.text()

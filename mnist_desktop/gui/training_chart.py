@@ -3,7 +3,10 @@
 Each run has one colour; within a run the line style says what is shown —
 solid for training (smoothed, with the raw per-log-step values faint behind
 it), dashed with dots for validation (one point per epoch). The x axis is in
-epochs, not steps, so runs with different batch sizes line up when overlaid.
+epochs, not steps, so runs with different batch sizes line up when overlaid,
+and spans the planned epochs from the start (a run's first steps are a short line
+at the left, not a curve stretched over "epoch ×0.001"). Until there is a point
+to draw, the chart is a sentence, not empty axes with made-up ranges.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
 from mnist_desktop.gui.run_history import RunRecord
 
@@ -22,6 +25,8 @@ from mnist_desktop.gui.run_history import RunRecord
 RUN_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#7F7F7F")
 REDRAW_MS = 100  # the live run redraws at most 10×/s however fast the steps come
 SMOOTHING = 0.6
+EMPTY_TEXT = "Press Start: the accuracy and loss curves appear here as the model learns."
+WAITING_TEXT = "Preparing the data and compiling: the curves start with the first training steps."
 
 
 def smooth(values: Sequence[float], weight: float = SMOOTHING) -> np.ndarray:
@@ -99,7 +104,6 @@ class TrainingChart(QWidget):
         self.loss_plot: pg.PlotItem = self.loss_widget.getPlotItem()
         self.tabs.addTab(self.acc_widget, "Accuracy")
         self.tabs.addTab(self.loss_widget, "Loss")
-        self.tabs.setMinimumHeight(150)
         for plot, label in ((self.acc_plot, "accuracy (%)"), (self.loss_plot, "loss (cross-entropy)")):
             # horizontal grid only: a full grid is ~12 ms of every repaint (measured), a visible stutter
             plot.showGrid(x=False, y=True, alpha=0.15)
@@ -109,6 +113,7 @@ class TrainingChart(QWidget):
                 axis = plot.getAxis(side)
                 axis.setPen(pg.mkPen(text))
                 axis.setTextPen(pg.mkPen(text))
+                axis.enableAutoSIPrefix(False)  # "epoch (x0.001)" reads as a unit, not a scale
             plot.getAxis("left").setWidth(52)
             plot.enableAutoRange()
             plot.setMouseEnabled(x=False, y=False)  # a live chart that drifts when touched is confusing
@@ -119,10 +124,15 @@ class TrainingChart(QWidget):
         self.legend.setObjectName("chart-legend")
         self.legend.setWordWrap(True)
         self.legend.setTextFormat(Qt.TextFormat.RichText)
-        self.placeholder = pg.TextItem("Press Start: curves appear here as the model learns", color=text, anchor=(0.5, 0.5))
-        self.acc_plot.addItem(self.placeholder, ignoreBounds=True)
-        self.acc_plot.setRange(xRange=(0, 1), yRange=(0, 100))
-        self.placeholder.setPos(0.5, 50)
+        self.placeholder = QLabel(EMPTY_TEXT)
+        self.placeholder.setObjectName("chart-placeholder")
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setMargin(16)
+        self.pages = QStackedWidget()  # page 0: the sentence, page 1: the plots
+        self.pages.addWidget(self.placeholder)
+        self.pages.addWidget(self.tabs)
+        self.pages.setMinimumHeight(150)
         self._curves: list[_RunCurves] = []
         self._live: _RunCurves | None = None
         self._timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
@@ -132,7 +142,7 @@ class TrainingChart(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.legend)
-        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.pages, 1)
         self._update_legend()
 
     def show_runs(self, live: RunRecord | None, others: Sequence[RunRecord]) -> None:
@@ -149,10 +159,24 @@ class TrainingChart(QWidget):
             self._curves.append(curves)
         if live is not None:
             self._live = self._curves[0]
-        self.placeholder.setVisible(not any(c.record.train_x for c in self._curves))
+        self.placeholder.setText(WAITING_TEXT if live is not None else EMPTY_TEXT)
+        self._update_pages()
         self._update_legend()
-        self.acc_plot.enableAutoRange()
-        self.loss_plot.enableAutoRange()
+        planned = [float(r.config.get("epochs") or 0) for r in records]
+        for plot in (self.acc_plot, self.loss_plot):
+            plot.enableAutoRange(axis="y")
+            if max(planned, default=0) > 0:  # the whole run's width from the first step
+                plot.disableAutoRange(axis="x")
+                plot.setXRange(0, max(planned), padding=0.02)
+            else:
+                plot.enableAutoRange(axis="x")
+
+    def is_empty(self) -> bool:
+        """True while the chart shows its sentence instead of plots."""
+        return self.pages.currentIndex() == 0
+
+    def _update_pages(self) -> None:
+        self.pages.setCurrentIndex(1 if any(c.record.train_x for c in self._curves) else 0)
 
     def live_changed(self) -> None:
         """New points for the live run; redrawn within :data:`REDRAW_MS`."""
@@ -163,6 +187,10 @@ class TrainingChart(QWidget):
         """Draw pending points now (at the end of a run the final points must show)."""
         self._timer.stop()
         self._redraw()
+        live = self._live.record if self._live is not None else None
+        if live is not None and not live.train_x and live.finished:
+            self.placeholder.setText(f"Run #{live.number} ended ({live.status}) before its first point: "
+                                     "nothing to draw. Press Start to try again.")
 
     def shown_runs(self) -> list[RunRecord]:
         return [c.record for c in self._curves]
@@ -190,5 +218,5 @@ class TrainingChart(QWidget):
     def _redraw(self) -> None:
         if self._live is not None:
             self._live.refresh()
-            if self._live.record.train_x:
-                self.placeholder.setVisible(False)
+            if self._live.record.train_x and self.is_empty():
+                self._update_pages()

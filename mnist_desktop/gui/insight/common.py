@@ -33,18 +33,20 @@ from PySide6.QtWidgets import (
     QListWidget,
     QMessageBox,
     QSizePolicy,
-    QSplitter,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from mnist_desktop.core.fileio import atomic_write_bytes
-from mnist_desktop.core.analysis.weights import best_columns, mosaic, tile_at, tile_origin
+from mnist_desktop.core.analysis.weights import best_columns, fit_scale, mosaic, tile_at, tile_origin
 from mnist_desktop.gui.canvas import grey_array_to_qimage
+from mnist_desktop.gui.insight.adaptive_splitter import AdaptiveSplitter  # noqa: F401 - the views' import
 
 if TYPE_CHECKING:
     from mnist_desktop.gui.main_window import MainWindow
+
+REFLOW_GAIN = 1.08  # a mosaic re-flows on resize only when its tiles get at least 8 % larger
 
 # --------------------------------------------------------------------------- colours
 
@@ -315,6 +317,8 @@ class MosaicView(pg.GraphicsLayoutWidget):
         self._layout_key: tuple | None = None
         self.scene().sigMouseClicked.connect(self._on_click)
         self.setMinimumSize(100, 80)
+        self._reflow = QTimer(self, singleShot=True, interval=0)
+        self._reflow.timeout.connect(self._reflow_now)
 
     # -- content ---------------------------------------------------------------
     def set_tiles(self, tiles: np.ndarray, columns: int | None, levels: tuple[float, float],
@@ -350,10 +354,12 @@ class MosaicView(pg.GraphicsLayoutWidget):
         self.image_item.clear()
         self.select(None)
 
-    def _fitted_columns(self) -> int:
+    def _fit_area(self) -> tuple[int, int]:
         reserved = 60 if self.colorbar is not None else 0
-        area = (max(self.width() - reserved, 40), max(self.height(), 40))
-        return best_columns(len(self._tiles), self._tiles.shape[1:], area, self._gap)
+        return max(self.width() - reserved, 40), max(self.height(), 40)
+
+    def _fitted_columns(self) -> int:
+        return best_columns(len(self._tiles), self._tiles.shape[1:], self._fit_area(), self._gap)
 
     def _render(self) -> None:
         n, h, w = self._tiles.shape
@@ -377,12 +383,26 @@ class MosaicView(pg.GraphicsLayoutWidget):
 
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)
-        # (pyqtgraph calls this from its own __init__, before our attributes exist)
-        if getattr(self, "_auto_columns", False) and len(self._tiles):
-            columns = self._fitted_columns()
-            if columns != self._columns:
-                self._columns = columns
-                self._render()
+        # (pyqtgraph calls this from its own __init__, before our attributes exist.) Re-flow on the
+        # event loop, not inside the resize, and coalesced: a drag of a dock's edge re-flows once
+        reflow = getattr(self, "_reflow", None)
+        if reflow is not None and self._auto_columns and len(self._tiles):
+            reflow.start()
+
+    def _reflow_now(self) -> None:
+        """Re-flow to the best column count, but only for a clear gain (≥ REFLOW_GAIN larger tiles):
+        near a tie the layout would otherwise flip back and forth as neighbours adjust."""
+        if not (self._auto_columns and len(self._tiles)):
+            return
+        columns = self._fitted_columns()
+        if columns == self._columns:
+            return
+        area, shape = self._fit_area(), self._tiles.shape[1:]
+        gain = (fit_scale(len(self._tiles), shape, area, columns, self._gap)
+                / max(fit_scale(len(self._tiles), shape, area, self._columns, self._gap), 1e-9))
+        if gain >= REFLOW_GAIN:
+            self._columns = columns
+            self._render()
 
     def _place_labels(self, shape: tuple[int, int]) -> None:
         for item in self._labels:
@@ -436,42 +456,6 @@ class MosaicView(pg.GraphicsLayoutWidget):
         index = tile_at(pos.x(), pos.y(), self._tiles.shape[1:], self._columns, len(self._tiles), self._gap)
         if index is not None:
             self.tileClicked.emit(index)
-
-
-class AdaptiveSplitter(QSplitter):
-    """A splitter that lays its parts side by side when wide and stacked when tall.
-
-    The insight views live in a dock that may sit at the bottom (wide) or the
-    side (tall) of the window, or float; this keeps every part large either way.
-    ``weights`` are the parts' relative sizes, re-applied when it flips.
-    """
-
-    def __init__(self, weights: Sequence[float], ratio: float = 1.25, parent: QWidget | None = None):
-        super().__init__(Qt.Orientation.Vertical, parent)
-        self._weights = [float(x) for x in weights]
-        self._ratio = ratio
-        self.setChildrenCollapsible(False)
-
-    def minimumSizeHint(self) -> QSize:
-        """Small enough for either orientation: it flips rather than demand the sum of its parts.
-
-        (A plain vertical splitter asks for the sum of its children's heights,
-        which would force a bottom dock, and so the whole window, to be huge.)
-        """
-        widths = [self.widget(i).minimumSizeHint().width() for i in range(self.count())] or [0]
-        heights = [self.widget(i).minimumSizeHint().height() for i in range(self.count())] or [0]
-        return QSize(max(widths), max(heights))
-
-    def resizeEvent(self, event: Any) -> None:
-        size = event.size()
-        wanted = (Qt.Orientation.Horizontal if size.width() > self._ratio * size.height()
-                  else Qt.Orientation.Vertical)
-        if wanted != self.orientation():
-            self.setOrientation(wanted)
-            total = size.width() if wanted == Qt.Orientation.Horizontal else size.height()
-            weights = self._weights[: self.count()] + [1.0] * max(0, self.count() - len(self._weights))
-            self.setSizes([int(total * w / sum(weights)) for w in weights])
-        super().resizeEvent(event)
 
 
 def _tick_step(count: int, most: int = 12) -> int:
