@@ -13,7 +13,7 @@ from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from gui_helpers import open_main_window
-from mnist_desktop.gui.insight.adaptive_splitter import (
+from mnist_desktop.gui.insight.splitter import (
     MAX_FLIPS_IN_WINDOW,
     MIN_FLIP_INTERVAL_MS,
     AdaptiveSplitter,

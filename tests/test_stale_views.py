@@ -66,19 +66,19 @@ def test_failed_model_load_leaves_the_evaluation_alone(qtbot, window, tmp_path, 
     bad = tmp_path / "broken.ckpt"
     bad.write_bytes(b"not a checkpoint")
     failures = []
-    window.worker.modelFailed.connect(lambda path, message: failures.append(message))
+    window.session.modelFailed.connect(lambda path, message: failures.append(message))
     window.load_model(str(bad))
     qtbot.waitUntil(lambda: bool(failures), timeout=20_000)
     qtbot.wait(50)
     assert view.result is not None, "a load that failed changed nothing, yet the result went"
     assert "changed" not in view.summary.text() and view.summary.text() == accuracy_text
-    assert window.active.get("model_name") == "cnn"
+    assert window.session.model.model_name == "cnn"
 
     # a model that really is another one: the old result goes, and the view says why
     params, _ = trained_logreg
-    window.worker.activateRequested.emit("logreg", params, {"name": "run-3", "dataset": "mnist-subset",
-                                                            "class_names": [str(i) for i in range(10)]})
-    qtbot.waitUntil(lambda: window.active.get("model_name") == "logreg", timeout=20_000)
+    window.session.activate("logreg", params, {"name": "run-3", "dataset": "mnist-subset",
+                                               "class_names": [str(i) for i in range(10)]})
+    qtbot.waitUntil(lambda: window.session.model.model_name == "logreg", timeout=20_000)
     assert view.result is None and view.pages.currentIndex() == 0
     assert "The active model changed to run-3" in view.placeholder.text()
     assert "accuracy" in view.placeholder.text()  # it says what was cleared

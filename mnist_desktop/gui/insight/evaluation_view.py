@@ -20,7 +20,7 @@ does not belong to. With nothing to show, the view is a sentence, not empty axes
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -39,12 +39,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mnist_desktop.core.data.dataset_specs import class_names_for
 from mnist_desktop.core.data.availability import dataset_status
 from mnist_desktop.core.data.datasets import available_datasets
-from mnist_desktop.gui.insight.common import AdaptiveSplitter, InsightPanel, MatrixView, digit_icon, format_pct, text_colour, thumbnail_grid, make_static
-
-if TYPE_CHECKING:
-    from mnist_desktop.gui.main_window import MainWindow
+from mnist_desktop.core.formatting import format_fraction
+from mnist_desktop.gui.insight.colours import text_colour
+from mnist_desktop.gui.insight.matrix_view import MatrixView
+from mnist_desktop.gui.insight.mosaic_view import make_static
+from mnist_desktop.gui.insight.panel import InsightPanel
+from mnist_desktop.gui.insight.pictures import digit_icon, thumbnail_grid
+from mnist_desktop.gui.insight.splitter import AdaptiveSplitter
+from mnist_desktop.gui.model_session import ActiveModel, ModelSession
 
 EXPLANATION = ("How the active model does on a test set. Confusion matrix: rows = true class, columns = "
                "prediction; blue = correct, red = mistakes (darker = more). Click a cell to list its images, "
@@ -67,10 +72,9 @@ def percent_text(percent: float, decimals: int = 0) -> str:
     return text
 
 
-def model_key(info: dict[str, Any]) -> tuple:
-    """What tells one active model from another. By value: the info dict reaches the view as a
-    fresh copy on every announcement, and a failed load announces the unchanged model again."""
-    return tuple(str(info.get(key)) for key in ("model_name", "name", "path", "param_count", "test_accuracy"))
+def model_key(model: ActiveModel) -> tuple:
+    """What tells one active model from another, by value (a model announced again is the same one)."""
+    return (model.model_name, model.name, model.path, model.param_count, model.test_accuracy)
 
 
 def confusion_colours(confusion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -103,9 +107,9 @@ class EvaluationView(InsightPanel):
 
     export_name = "evaluation"
 
-    def __init__(self, window: "MainWindow | None" = None):
+    def __init__(self, session: ModelSession | None = None, _runs: Any = None):
         super().__init__(EXPLANATION)
-        self._window = window
+        self.session = session
         self._worker: Any = None
         self._waiting = self._started = False
         self._error = ""
@@ -177,8 +181,8 @@ class EvaluationView(InsightPanel):
         self.body.addWidget(self.pages, 1)
         self.dataset_box.currentIndexChanged.connect(self._on_dataset_picked)
         self._set_result_widgets_enabled(False)
-        if window is not None:
-            window.activeModelChanged.connect(self._on_model_changed)
+        if session is not None:
+            session.modelChanged.connect(self._on_model_changed)
 
     def _setup_accuracy_plot(self) -> None:
         plot = self.accuracy_plot
@@ -202,17 +206,17 @@ class EvaluationView(InsightPanel):
         worker.error.connect(self._on_error)
         worker.busy.connect(self._on_busy)
 
-    def _on_model_changed(self, info: dict) -> None:
-        key = model_key(info)
+    def _on_model_changed(self, model: ActiveModel) -> None:
+        key = model_key(model)
         if key == self._model:
             return  # the same model announced again (e.g. after a load that failed)
         self._model = key
-        self._model_title = str(info.get("name") or info.get("model_name") or "the model")
+        self._model_title = model.name if model.name != "?" else model.model_name
         if self.result is not None and self._result_model != key:
             before = self._result_text()
             self.clear_result(f"The active model changed to {self._model_title}: evaluate again. "
                               f"(Cleared: {before}.)")
-        dataset = info.get("dataset")
+        dataset = model.dataset
         if dataset == "mnist" and dataset_status("mnist") == "not downloaded":
             dataset = "mnist-subset"  # its test images are MNIST test images, and it is always there
         index = self.dataset_box.findData(dataset)
@@ -309,7 +313,7 @@ class EvaluationView(InsightPanel):
         confusion = self.result["confusion"]
         total, correct = int(confusion.sum()), int(np.trace(confusion))
         return (f"{self._model_title} on {self.result.get('dataset_title', self.result.get('dataset', ''))}: "
-                f"accuracy {format_pct(correct / max(total, 1))}")
+                f"accuracy {format_fraction(correct / max(total, 1))}")
 
     def _summary_text(self) -> str:
         assert self.result is not None
@@ -320,8 +324,7 @@ class EvaluationView(InsightPanel):
                 "Bars: accuracy per true class (orange = below the overall accuracy).")
 
     def class_names(self) -> list[str]:
-        names = list((self.result or {}).get("class_names") or [])
-        return names if len(names) == 10 else [str(i) for i in range(10)]
+        return class_names_for((self.result or {}).get("class_names"))
 
     def _set_result_widgets_enabled(self, enabled: bool) -> None:
         for widget in (self.counts_button, self.percent_button, self.show_mistakes_button, self.export_button,
@@ -408,7 +411,7 @@ class EvaluationView(InsightPanel):
         return [int(self.gallery.item(i).data(Qt.ItemDataRole.UserRole)) for i in range(self.gallery.count())]
 
     def _on_gallery_clicked(self, item: QListWidgetItem) -> None:
-        if self.result is None or self._window is None:
+        if self.result is None or self.session is None:
             return
         index = int(item.data(Qt.ItemDataRole.UserRole))
-        self._window.load_picture(np.asarray(self.result["images"][index], np.float32) / 255.0)
+        self.session.show_picture(np.asarray(self.result["images"][index], np.float32) / 255.0)
