@@ -102,8 +102,18 @@ class TrainingChart(QWidget):
         self.loss_widget = pg.PlotWidget(background=background)
         self.acc_plot: pg.PlotItem = self.acc_widget.getPlotItem()
         self.loss_plot: pg.PlotItem = self.loss_widget.getPlotItem()
-        self.tabs.addTab(self.acc_widget, "Accuracy")
-        self.tabs.addTab(self.loss_widget, "Loss")
+        # each plot tab holds a sentence until there is a point to draw
+        self.placeholder = self._placeholder()
+        self._loss_placeholder = self._placeholder()
+        self._plot_pages: list[QStackedWidget] = []
+        for widget, label, title in ((self.acc_widget, self.placeholder, "Accuracy"),
+                                     (self.loss_widget, self._loss_placeholder, "Loss")):
+            page = QStackedWidget()
+            page.addWidget(label)
+            page.addWidget(widget)
+            self._plot_pages.append(page)
+            self.tabs.addTab(page, title)
+        self.tabs.setMinimumHeight(150)
         for plot, label in ((self.acc_plot, "accuracy (%)"), (self.loss_plot, "loss (cross-entropy)")):
             # horizontal grid only: a full grid is ~12 ms of every repaint (measured), a visible stutter
             plot.showGrid(x=False, y=True, alpha=0.15)
@@ -124,15 +134,6 @@ class TrainingChart(QWidget):
         self.legend.setObjectName("chart-legend")
         self.legend.setWordWrap(True)
         self.legend.setTextFormat(Qt.TextFormat.RichText)
-        self.placeholder = QLabel(EMPTY_TEXT)
-        self.placeholder.setObjectName("chart-placeholder")
-        self.placeholder.setWordWrap(True)
-        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.placeholder.setMargin(16)
-        self.pages = QStackedWidget()  # page 0: the sentence, page 1: the plots
-        self.pages.addWidget(self.placeholder)
-        self.pages.addWidget(self.tabs)
-        self.pages.setMinimumHeight(150)
         self._curves: list[_RunCurves] = []
         self._live: _RunCurves | None = None
         self._timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
@@ -142,7 +143,7 @@ class TrainingChart(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.legend)
-        layout.addWidget(self.pages, 1)
+        layout.addWidget(self.tabs, 1)
         self._update_legend()
 
     def show_runs(self, live: RunRecord | None, others: Sequence[RunRecord]) -> None:
@@ -159,7 +160,7 @@ class TrainingChart(QWidget):
             self._curves.append(curves)
         if live is not None:
             self._live = self._curves[0]
-        self.placeholder.setText(WAITING_TEXT if live is not None else EMPTY_TEXT)
+        self._set_placeholder(WAITING_TEXT if live is not None else EMPTY_TEXT)
         self._update_pages()
         self._update_legend()
         planned = [float(r.config.get("epochs") or 0) for r in records]
@@ -171,12 +172,30 @@ class TrainingChart(QWidget):
             else:
                 plot.enableAutoRange(axis="x")
 
+    def add_tab(self, widget: QWidget, title: str) -> None:
+        """Another tab beside Accuracy and Loss (the run list: a short dock cannot stack both)."""
+        self.tabs.addTab(widget, title)
+
     def is_empty(self) -> bool:
-        """True while the chart shows its sentence instead of plots."""
-        return self.pages.currentIndex() == 0
+        """True while the plot tabs show their sentence instead of plots."""
+        return self._plot_pages[0].currentIndex() == 0
+
+    def _placeholder(self) -> QLabel:
+        label = QLabel(EMPTY_TEXT)
+        label.setObjectName("chart-placeholder")
+        label.setWordWrap(True)
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        label.setMargin(16)
+        return label
+
+    def _set_placeholder(self, text: str) -> None:
+        for label in (self.placeholder, self._loss_placeholder):
+            label.setText(text)
 
     def _update_pages(self) -> None:
-        self.pages.setCurrentIndex(1 if any(c.record.train_x for c in self._curves) else 0)
+        drawn = any(c.record.train_x for c in self._curves)
+        for page in self._plot_pages:
+            page.setCurrentIndex(1 if drawn else 0)
 
     def live_changed(self) -> None:
         """New points for the live run; redrawn within :data:`REDRAW_MS`."""
@@ -189,8 +208,8 @@ class TrainingChart(QWidget):
         self._redraw()
         live = self._live.record if self._live is not None else None
         if live is not None and not live.train_x and live.finished:
-            self.placeholder.setText(f"Run #{live.number} ended ({live.status}) before its first point: "
-                                     "nothing to draw. Press Start to try again.")
+            self._set_placeholder(f"Run #{live.number} ended ({live.status}) before its first point: "
+                                  "nothing to draw. Press Start to try again.")
 
     def shown_runs(self) -> list[RunRecord]:
         return [c.record for c in self._curves]

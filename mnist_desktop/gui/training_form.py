@@ -19,10 +19,11 @@ once JAX is up.
 from __future__ import annotations
 
 import math
+import re
 from html import escape
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QRect, Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QGroupBox, QLabel, QLineEdit, QSizePolicy, QWidget
 
@@ -40,7 +41,7 @@ ERROR_COLOUR = "#c62828"
 # the same box (border + padding = 3 px) valid or not, so marking a field never resizes it
 VALID_STYLE = "QLineEdit { border: 1px solid palette(mid); border-radius: 3px; padding: 2px; }"
 INVALID_STYLE = f"QLineEdit {{ border: 2px solid {ERROR_COLOUR}; border-radius: 3px; padding: 1px; }}"
-MESSAGE_LINES = 3  # the message area's fixed height, in lines
+MESSAGE_LINES = 2  # the message area's fixed height, in lines
 FIELD_TITLES = {"dataset": "Dataset", "model": "Model", "optimizer": "Optimizer", "schedule": "Schedule",
                 "learning_rate": "Learning rate", "batch_size": "Batch size", "epochs": "Epochs",
                 "validation_split": "Validation split", "seed": "Seed", "augment": "Augment"}
@@ -344,14 +345,25 @@ class TrainingForm(QGroupBox):
         """The message area's text, as plain text (tests)."""
         return self.message_label.toolTip() or self.message_label.text()
 
+    def _fitting(self, parts: list[str], colour: str) -> str:
+        """``parts`` joined with " · ", as many as fit in the message area's lines, then "+N more"."""
+        width = max(self.message_label.width(), 200)
+        metrics = self.message_label.fontMetrics()
+        for count in range(len(parts), 0, -1):
+            more = f" · +{len(parts) - count} more (hover here or over the red fields)" if count < len(parts) else ""
+            html = f"<span style='color:{colour}'>{' · '.join(parts[:count])}{more}</span>"
+            plain = re.sub(r"<[^>]+>", "", html)
+            needed = metrics.boundingRect(QRect(0, 0, width, 10_000), Qt.TextFlag.TextWordWrap, plain).height()
+            if needed <= MESSAGE_LINES * metrics.lineSpacing() + 1 or count == 1:
+                return html
+        return ""
+
     def _show_message(self, values: dict[str, Any] | None) -> None:
         if self.errors:
-            lines = [f"<b>{FIELD_TITLES.get(k, k.replace('_', ' ').capitalize())}</b>: {escape(v)}"
+            parts = [f"<b>{FIELD_TITLES.get(k, k.replace('_', ' ').capitalize())}</b> {escape(v)}"
                      for k, v in self.errors.items()]
-            head = f"{len(lines)} settings need fixing" if len(lines) > 1 else "Fix this setting"
-            shown = lines if len(lines) <= MESSAGE_LINES else lines[:MESSAGE_LINES - 1] + [
-                f"… and {len(lines) - MESSAGE_LINES + 1} more (hover here or over the red fields)"]
-            self.message_label.setText(f"<span style='color:{ERROR_COLOUR}'>{'<br>'.join(shown)}</span>")
+            head = f"{len(parts)} settings need fixing" if len(parts) > 1 else "Fix this setting"
+            self.message_label.setText(self._fitting(parts, ERROR_COLOUR))
             self.message_label.setToolTip(head + ":\n" + "\n".join(
                 f"{FIELD_TITLES.get(k, k)}: {v}" for k, v in self.errors.items()))
             return
