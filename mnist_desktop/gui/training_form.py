@@ -128,7 +128,7 @@ def status_sentence(status: str, skipped: tuple[str, ...] = ()) -> str:
     """The line under the dataset picker; ``skipped``: folders with the right file names
     whose content is another dataset's or damaged (from :func:`dataset_availability`)."""
     if status == "bundled":
-        return "Bundled with the app (6,000 images): works offline."
+        return "Bundled: 6,000 images, works offline."
     if status.startswith("found at "):
         return f"Available: {status.removeprefix('found at ')}"
     sentence = "Not downloaded yet: Start downloads it first (you can cancel)."
@@ -411,5 +411,19 @@ class TrainingForm(QGroupBox):
         name = self.dataset_combo.currentData()
         if name:
             found = dataset_availability(name)
-            self.dataset_status_label.setText(status_sentence(found.status(), found.skipped))
-            self.dataset_status_label.setToolTip("\n".join((found.status(), *found.skipped)))
+            label = self.dataset_status_label
+            label.setText(status_sentence(found.status(), found.skipped))
+            label.setToolTip("\n".join((found.status(), *found.skipped)))
+            self._fit_status_label()
+
+    def _fit_status_label(self) -> None:
+        """The scroll area does not give wrapped labels their height-for-width: reserve a second
+        line when the sentence cannot fit on one, or it is painted over the fields below."""
+        label = self.dataset_status_label
+        width = max(self.dataset_combo.width(), 200)
+        lines = 2 if label.fontMetrics().horizontalAdvance(label.text()) > width else 1
+        label.setMinimumHeight(lines * label.fontMetrics().lineSpacing() + 2)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self._fit_status_label()

@@ -141,7 +141,7 @@ class EvaluationView(InsightPanel):
         show_row.addWidget(self.counts_button)
         show_row.addWidget(self.percent_button)
         show_row.addStretch(1)
-        self.summary = QLabel("Not evaluated yet.")
+        self.summary = QLabel("")  # the placeholder below says what to do first
         self.summary.setWordWrap(True)
 
         self.matrix = MatrixView()
