@@ -236,12 +236,9 @@ class DrawingCanvas(QWidget):
         """The canvas rectangle (x, y, w, h, canvas pixels) the model's 28×28 input covers now, or
         None for an empty canvas: the grid is drawn there, over what the model really reads."""
         if self._grid_region is False:
-            if self.is_empty():
-                self._grid_region = None
-            else:
-                pixels = self.to_bytes()
-                model_input = to_model_input(pixels)
-                self._grid_region = None if model_input is None else input_region(pixels, model_input)
+            pixels = self.to_bytes()
+            model_input = None if self.is_empty() else to_model_input(pixels)
+            self._grid_region = None if model_input is None else input_region(pixels, model_input)
         return self._grid_region  # type: ignore[return-value]
 
     def _forget_grid_region(self) -> None:

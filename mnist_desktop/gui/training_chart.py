@@ -19,6 +19,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QLabel, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
+from mnist_desktop.gui.placeholder import sentence_pages
 from mnist_desktop.gui.run_history import RunRecord
 
 # Okabe–Ito colours: distinguishable for colour-blind readers and on light or dark backgrounds
@@ -103,16 +104,14 @@ class TrainingChart(QWidget):
         self.acc_plot: pg.PlotItem = self.acc_widget.getPlotItem()
         self.loss_plot: pg.PlotItem = self.loss_widget.getPlotItem()
         # each plot tab holds a sentence until there is a point to draw
-        self.placeholder = self._placeholder()
-        self._loss_placeholder = self._placeholder()
         self._plot_pages: list[QStackedWidget] = []
-        for widget, label, title in ((self.acc_widget, self.placeholder, "Accuracy"),
-                                     (self.loss_widget, self._loss_placeholder, "Loss")):
-            page = QStackedWidget()
-            page.addWidget(label)
-            page.addWidget(widget)
+        labels = []
+        for widget, title in ((self.acc_widget, "Accuracy"), (self.loss_widget, "Loss")):
+            page, label = sentence_pages(widget, EMPTY_TEXT, "chart-placeholder", margin=16)
             self._plot_pages.append(page)
+            labels.append(label)
             self.tabs.addTab(page, title)
+        self.placeholder, self._loss_placeholder = labels
         self.tabs.setMinimumHeight(150)
         for plot, label in ((self.acc_plot, "accuracy (%)"), (self.loss_plot, "loss (cross-entropy)")):
             # horizontal grid only: a full grid is ~12 ms of every repaint (measured), a visible stutter
@@ -179,14 +178,6 @@ class TrainingChart(QWidget):
     def is_empty(self) -> bool:
         """True while the plot tabs show their sentence instead of plots."""
         return self._plot_pages[0].currentIndex() == 0
-
-    def _placeholder(self) -> QLabel:
-        label = QLabel(EMPTY_TEXT)
-        label.setObjectName("chart-placeholder")
-        label.setWordWrap(True)
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        label.setMargin(16)
-        return label
 
     def _set_placeholder(self, text: str) -> None:
         for label in (self.placeholder, self._loss_placeholder):

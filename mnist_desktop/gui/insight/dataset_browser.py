@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidgetItem,
-    QStackedWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -38,6 +37,7 @@ from mnist_desktop.gui.insight.colours import grey_cmap, text_colour
 from mnist_desktop.gui.insight.mosaic_view import MosaicView, make_static
 from mnist_desktop.gui.insight.panel import InsightPanel
 from mnist_desktop.gui.insight.pictures import digit_icon, thumbnail_grid
+from mnist_desktop.gui.placeholder import sentence_pages
 from mnist_desktop.gui.insight.splitter import AdaptiveSplitter
 from mnist_desktop.gui.model_session import ModelSession
 
@@ -148,14 +148,8 @@ class DatasetBrowser(InsightPanel):
         split = AdaptiveSplitter([3, 2], ratio=1.4)
         split.addWidget(self.grid)
         split.addWidget(stats)
-        self.placeholder = QLabel("Open this tab to load the dataset.")
-        self.placeholder.setObjectName("datasets-placeholder")
-        self.placeholder.setWordWrap(True)
-        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.placeholder.setMargin(24)
-        self.pages = QStackedWidget()  # page 0: a sentence, page 1: the pictures
-        self.pages.addWidget(self.placeholder)
-        self.pages.addWidget(split)
+        self.pages, self.placeholder = sentence_pages(split, "Open this tab to load the dataset.",
+                                                      "datasets-placeholder")
         self.body.addLayout(row)
         self.body.addLayout(filter_row)
         self.body.addWidget(self.message)

@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QRadioButton,
-    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -48,6 +47,7 @@ from mnist_desktop.gui.insight.matrix_view import MatrixView
 from mnist_desktop.gui.insight.mosaic_view import make_static
 from mnist_desktop.gui.insight.panel import InsightPanel
 from mnist_desktop.gui.insight.pictures import digit_icon, thumbnail_grid
+from mnist_desktop.gui.placeholder import sentence_pages
 from mnist_desktop.gui.insight.splitter import AdaptiveSplitter
 from mnist_desktop.gui.model_session import ActiveModel, ModelSession
 
@@ -167,14 +167,7 @@ class EvaluationView(InsightPanel):
         split = AdaptiveSplitter([3, 2], ratio=1.5)
         for part in (self.matrix, gallery_box):
             split.addWidget(part)
-        self.placeholder = QLabel(EMPTY_TEXT)
-        self.placeholder.setObjectName("evaluation-placeholder")
-        self.placeholder.setWordWrap(True)
-        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.placeholder.setMargin(24)
-        self.pages = QStackedWidget()  # page 0: the sentence, page 1: the pictures
-        self.pages.addWidget(self.placeholder)
-        self.pages.addWidget(split)
+        self.pages, self.placeholder = sentence_pages(split, EMPTY_TEXT, "evaluation-placeholder")
         self.body.addLayout(controls)
         self.body.addWidget(self.summary)
         self.body.addLayout(show_row)
