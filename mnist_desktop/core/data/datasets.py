@@ -248,7 +248,7 @@ def _not_found(spec: DatasetSpec, bases: list[Path], problems: list[str]) -> Dat
     names = ", ".join(f.filename for f in spec.files.values())
     looked = "; ".join(str(b) for b in bases)
     lines = [f"{spec.title} is not available. Looked in: {looked}."]
-    lines += [report for base in bases for folder in _layouts(base, spec)
+    lines += [report for base in bases for folder in folder_layouts(base, spec)
               if (report := folder_report(folder, spec)) is not None]
     lines += [f"Skipped: {p}" for p in problems]
     if spec.bundled:
