@@ -8,6 +8,7 @@ import pytest
 from mnist_desktop.core.analysis.layers import layer_features, layer_names, layer_shapes, one_features
 from mnist_desktop.core.analysis.projection import (
     NeighbourPlacer,
+    PCAMap,
     fit_pca,
     map_sample,
     orient_like,
@@ -94,11 +95,16 @@ def test_the_neighbour_placement_lands_a_new_point_in_its_cluster_and_a_sample_p
     assert np.all(np.linalg.norm(many - spots[[0, 1, 2]], axis=1) < 3)
 
 
-def test_orient_like_undoes_a_mirrored_refit():
+def test_orient_like_undoes_a_mirrored_refit_for_the_map_and_new_points():
     rng = np.random.default_rng(2)
-    coords = rng.normal(size=(100, 2))
-    assert np.allclose(orient_like(coords * np.array([-1, 1]), coords), coords)
-    assert orient_like(coords, None) is coords
+    feats = rng.normal(size=(100, 5)) * np.array([3.0, 2.0, 1.0, 0.5, 0.1])
+    pca = fit_pca(feats)
+    coords = pca.transform(feats)
+    mirrored = PCAMap(pca.mean, pca.components * np.array([[-1.0], [1.0]], np.float32), pca.explained)
+    fixed, fixed_coords = orient_like(mirrored, mirrored.transform(feats), coords)
+    np.testing.assert_allclose(fixed_coords, coords, atol=1e-5)
+    np.testing.assert_allclose(fixed.transform(feats[3]), coords[3], atol=1e-5)
+    assert orient_like(pca, coords, None)[1] is not None
 
 
 @pytest.mark.skipif(not tsne_available(), reason="openTSNE (the [maps] extra) is not installed")

@@ -28,7 +28,10 @@ DOCKS: list[tuple[str, str, Area, Callable[["MainWindow"], QWidget]]] = [
                                   ("activations", "Activations", "create_activations_view"),
                                   ("saliency", "Saliency", "create_saliency_view"),
                                   ("evaluation", "Evaluation", "create_evaluation_view"),
-                                  ("datasets", "Datasets", "create_dataset_browser"))),
+                                  ("datasets", "Datasets", "create_dataset_browser"),
+                                  ("map", "Map", "create_map_view"),
+                                  ("step", "Step through", "create_step_view"),
+                                  ("fool", "Fool it", "create_fool_view"))),
     ("personal", "My handwriting", Area.RightDockWidgetArea,
      lambda window: importlib.import_module(".personal_panel", __package__).PersonalPanel(window)),
 ]

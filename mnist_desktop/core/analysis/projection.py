@@ -86,19 +86,25 @@ def fit_pca(features: np.ndarray, dims: int = 2, seed: int = 0) -> PCAMap:
     return PCAMap(mean.astype(np.float32), components.astype(np.float32), explained.astype(np.float32))
 
 
-def orient_like(coords: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
-    """Flip axes of ``coords`` (N, 2) so they point the way ``previous`` (same points) did.
+def orientation_signs(coords: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
+    """(k,) ±1: which axes of ``coords`` (N, k) to flip so they point the way ``previous`` (same points) did.
 
     A map refreshed after each training epoch would otherwise mirror now and
     then (an axis's sign is arbitrary), and clusters would seem to jump.
     """
+    signs = np.ones(coords.shape[1], np.float32)
     if previous is None or previous.shape != coords.shape:
-        return coords
-    out = np.array(coords, copy=True)
-    for axis in range(out.shape[1]):
-        if float(np.dot(out[:, axis] - out[:, axis].mean(), previous[:, axis] - previous[:, axis].mean())) < 0:
-            out[:, axis] = -out[:, axis]
-    return out
+        return signs
+    for axis in range(coords.shape[1]):
+        if float(np.dot(coords[:, axis] - coords[:, axis].mean(), previous[:, axis] - previous[:, axis].mean())) < 0:
+            signs[axis] = -1.0
+    return signs
+
+
+def orient_like(pca: PCAMap, coords: np.ndarray, previous: np.ndarray | None) -> tuple[PCAMap, np.ndarray]:
+    """The PCA map and its coordinates with axes flipped to match ``previous`` (see :func:`orientation_signs`)."""
+    signs = orientation_signs(coords, previous)
+    return PCAMap(pca.mean, pca.components * signs[:, None], pca.explained), coords * signs
 
 
 class NeighbourPlacer:

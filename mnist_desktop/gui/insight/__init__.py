@@ -1,4 +1,5 @@
-"""Look inside a model: learned weights, activations, saliency, evaluation, datasets.
+"""Look inside a model: learned weights, activations, saliency, evaluation, datasets,
+the map of the test digits, the step-through of the forward pass and the fool-it lab.
 
 Each view is an :class:`~.common.InsightPanel` built from the main window by a
 factory here (registered in ``gui/docks.py``); views that talk to the worker
@@ -45,3 +46,21 @@ def create_dataset_browser(window: "MainWindow") -> "QWidget":
     from mnist_desktop.gui.insight.dataset_browser import DatasetBrowser
 
     return DatasetBrowser(window)
+
+
+def create_map_view(window: "MainWindow") -> "QWidget":
+    from mnist_desktop.gui.insight.map_view import MapView
+
+    return MapView(window)
+
+
+def create_step_view(window: "MainWindow") -> "QWidget":
+    from mnist_desktop.gui.insight.step_view import StepView
+
+    return StepView(window)
+
+
+def create_fool_view(window: "MainWindow") -> "QWidget":
+    from mnist_desktop.gui.insight.fool_view import FoolView
+
+    return FoolView(window)
