@@ -11,7 +11,7 @@ computed by :class:`~.deeper_service.DeeperService` on the worker thread.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -28,11 +28,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mnist_desktop.gui.insight.common import InsightPanel, digit_pixmap, make_static, text_colour
+from mnist_desktop.gui.insight.colours import text_colour
 from mnist_desktop.gui.insight.deeper_service import deeper_service
-
-if TYPE_CHECKING:
-    from mnist_desktop.gui.main_window import MainWindow
+from mnist_desktop.gui.insight.mosaic_view import make_static
+from mnist_desktop.gui.insight.panel import InsightPanel
+from mnist_desktop.gui.insight.pictures import digit_pixmap
+from mnist_desktop.gui.model_session import ModelSession
 
 #: one colour per class (matplotlib's "tab10": distinct, and legible on light and dark panels)
 CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -55,9 +56,9 @@ class MapView(InsightPanel):
 
     export_name = "map"
 
-    def __init__(self, window: "MainWindow | None" = None):
+    def __init__(self, session: ModelSession | None = None, _runs: Any = None):
         super().__init__(WAITING)
-        self._window = window
+        self.session = session
         self._service: Any = None
         self._data: dict[str, Any] | None = None
         self._model_name: str | None = None
@@ -150,17 +151,18 @@ class MapView(InsightPanel):
         service.mapPoint.connect(self._on_point)
         service.overlayReady.connect(self._on_overlay)
         service.failed.connect(self._on_failed)
-        worker.modelChanged.connect(self._on_model_changed)
-        if getattr(worker, "model_name", None):
-            self._on_model_changed({"model_name": worker.model_name})
+        if self.session is not None:
+            self.session.modelChanged.connect(self._on_model_changed)
+            if self.session.model is not None:
+                self._on_model_changed(self.session.model)
         service.set_wanted(point=self.is_on_screen())
 
     def on_screen_changed(self, on_screen: bool) -> None:
         if self._service is not None:
             self._service.set_wanted(point=on_screen)
 
-    def _on_model_changed(self, info: dict) -> None:
-        name = info.get("model_name")
+    def _on_model_changed(self, model: Any) -> None:
+        name = getattr(model, "model_name", None)
         if self._service is None or not name:
             return
         changed = name != self._model_name
@@ -333,8 +335,8 @@ class MapView(InsightPanel):
             self.put_on_canvas(int(points[0].data()))
 
     def put_on_canvas(self, index: int) -> None:
-        if self._window is not None and self._data is not None:
-            self._window.load_picture(np.asarray(self._data["images"][index], np.float32) / 255.0)
+        if self.session is not None and self._data is not None:
+            self.session.show_picture(np.asarray(self._data["images"][index], np.float32) / 255.0)
 
     @staticmethod
     def _legend_html() -> str:

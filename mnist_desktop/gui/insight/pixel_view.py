@@ -17,7 +17,7 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QGraphicsRectItem, QWidget
 
-from mnist_desktop.gui.insight.common import diverging_cmap, panel_background
+from mnist_desktop.gui.insight.colours import diverging_cmap, panel_background
 
 
 class PixelView(pg.GraphicsLayoutWidget):

@@ -10,7 +10,7 @@ in cell by cell, as the convolution computes it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -18,12 +18,13 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget
 
 from mnist_desktop.gui.insight import step_text
-from mnist_desktop.gui.insight.common import InsightPanel, MosaicView, grey_cmap, make_static, text_colour
+from mnist_desktop.core.data.dataset_specs import class_names_for
+from mnist_desktop.gui.insight.colours import grey_cmap, text_colour
 from mnist_desktop.gui.insight.deeper_service import deeper_service
+from mnist_desktop.gui.insight.mosaic_view import MosaicView, make_static
+from mnist_desktop.gui.insight.panel import InsightPanel
 from mnist_desktop.gui.insight.pixel_view import PixelView
-
-if TYPE_CHECKING:
-    from mnist_desktop.gui.main_window import MainWindow
+from mnist_desktop.gui.model_session import ModelSession
 
 WAITING = ("Step through: draw a digit and follow the model's forward pass one operation at a time, "
            "with the real numbers it computes.")
@@ -42,9 +43,9 @@ class StepView(InsightPanel):
 
     export_name = "step-through"
 
-    def __init__(self, window: "MainWindow | None" = None):
+    def __init__(self, session: ModelSession | None = None, _runs: Any = None):
         super().__init__(WAITING)
-        self._window = window
+        self.session = session
         self._service: Any = None
         self.result: dict[str, Any] | None = None
         self._stage, self._cell, self._temperature = 0, None, 1.0
@@ -118,7 +119,8 @@ class StepView(InsightPanel):
         self._service = deeper_service(worker)
         self._service.stepReady.connect(self._on_step)
         self._service.failed.connect(lambda kind, message: kind == "step" and self.text.setText(message))
-        worker.modelChanged.connect(lambda _info: self._ask(reset=True))
+        if self.session is not None:
+            self.session.modelChanged.connect(lambda _model: self._ask(reset=True))
         self._service.set_wanted(step=self.is_on_screen())
 
     def on_screen_changed(self, on_screen: bool) -> None:
@@ -180,9 +182,7 @@ class StepView(InsightPanel):
         getattr(self, f"_show_{kind}")(page, names)
 
     def _class_names(self) -> list[str]:
-        active = getattr(self._window, "active", None) or {}
-        names = list(active.get("class_names") or [])
-        return names if len(names) == 10 else [str(i) for i in range(10)]
+        return class_names_for(self.session.class_names() if self.session is not None else None, 10)
 
     def _pictures(self, *items: tuple[str, np.ndarray | None, dict]) -> None:
         for (caption, values, options), label, picture in zip(items, self.captions, self.pictures):
