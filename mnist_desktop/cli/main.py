@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("dataset", choices=("mnist", "fashion-mnist"))
     download.add_argument("--dest", type=Path, default=None, help="folder (default: the user cache)")
 
+    from mnist_desktop.cli import deeper
+
+    deeper.add_parsers(sub)
+
     bench = sub.add_parser("bench", help="benchmark training speed, inference latency and memory")
     bench.add_argument("suite", nargs="?", default="all", help="all (default), train, inference, analysis, startup, stall, torch, soak")
     bench.add_argument("--data", type=Path, default=None, help="folder with the full datasets")
@@ -335,6 +339,9 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from mnist_desktop.cli.deeper import COMMANDS as DEEPER_COMMANDS
+
+    COMMANDS.update(DEEPER_COMMANDS)
     parser = build_parser()
     args = parser.parse_args(argv)
     command = args.command or "gui"

@@ -59,7 +59,19 @@ class FoolView(InsightPanel):
         self.tabs = QTabWidget()
         self.tabs.addTab(self._build_attack(), "Attack")
         self.tabs.addTab(self._build_robustness(), "Robustness")
+        self.tabs.currentChanged.connect(self._on_tab)
         self.body.addWidget(self.tabs, 1)
+
+    def _on_tab(self, index: int) -> None:
+        if index == 1:
+            self.set_explanation(
+                "Robustness: how the model's answer holds up as the digit is rotated, scaled, shifted, thinned or "
+                "thickened, or made noisy. Blue: the probability your drawing keeps its class; red: the share of "
+                "500 test digits still read right. Move the slider to see the drawing at one level.")
+        elif self.result is not None:
+            self._on_attack(self.result)
+        else:
+            self.set_explanation(WAITING)
 
     # -- attack tab ------------------------------------------------------------------
     def _build_attack(self) -> QWidget:

@@ -67,6 +67,7 @@ class MapView(InsightPanel):
 
         self.layer_combo = QComboBox()
         self.layer_combo.setToolTip("Which numbers the map arranges: the input pixels, a hidden layer or the logits")
+        self.layer_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.make_button = QPushButton("Make map")
         self.make_button.setToolTip("Compute this layer's activations for the test digits and their PCA map")
         self.make_button.clicked.connect(self.make_map)
@@ -111,9 +112,13 @@ class MapView(InsightPanel):
         self.scatter.sigHovered.connect(self._on_hover)
         self.scatter.sigClicked.connect(self._on_click)
         self.mine = pg.ScatterPlotItem(size=11, symbol="d", pen=pg.mkPen("k", width=1.2))
-        self.live = pg.ScatterPlotItem(size=22, symbol="star", pen=pg.mkPen("k", width=1.5),
-                                       brush=pg.mkBrush("#ffd400"))
+        # white with a thick black edge: visible on every class colour, light or dark
+        self.live = pg.ScatterPlotItem(size=30, symbol="star", pen=pg.mkPen("k", width=2.5), brush=pg.mkBrush("w"))
         self.live.setZValue(20)
+        self.live_label = pg.TextItem("your drawing", color=text_colour(self), anchor=(-0.15, 0.5))
+        self.live_label.setZValue(21)
+        self.plot.addItem(self.live_label)
+        self.live_label.setVisible(False)
         self.mine.setZValue(10)
         for item in (self.scatter, self.mine, self.live):
             self.plot.addItem(item)
@@ -255,10 +260,12 @@ class MapView(InsightPanel):
         brushes = class_brushes()
         labels, preds = np.asarray(data["labels"]), np.asarray(data["predictions"])
         wrong = preds != labels
+        dark = pg.mkPen(QColor(20, 20, 20), width=1)
         self.scatter.setData(
             pos=np.asarray(coords, np.float64), data=np.arange(len(coords)),
             brush=[brushes[int(label) % 10] for label in labels],
-            symbol=np.where(wrong, "x", "o").tolist(), size=np.where(wrong, 9, 6))
+            pen=[dark if w else None for w in wrong],  # the mistakes stand out from their cluster
+            symbol=np.where(wrong, "x", "o").tolist(), size=np.where(wrong, 12, 6))
         self.plot.enableAutoRange()
 
     def _on_progress(self, report: dict) -> None:
@@ -287,10 +294,12 @@ class MapView(InsightPanel):
 
     def _on_point(self, point: Any) -> None:
         self.point = None if point is None else np.asarray(point, np.float64).reshape(-1)[:2]
+        self.live_label.setVisible(self.point is not None)
         if self.point is None:
             self.live.clear()
         else:
             self.live.setData(pos=[self.point])
+            self.live_label.setPos(*self.point)
 
     def _on_overlay(self, data: dict) -> None:
         brushes = class_brushes(255)
@@ -310,6 +319,7 @@ class MapView(InsightPanel):
         self._data = None
         for item in (self.scatter, self.mine, self.live):
             item.clear()
+        self.live_label.setVisible(False)
         self._stop_tsne_ui()
         self._set_enabled(True)
         self.set_explanation(WAITING)

@@ -80,7 +80,8 @@ class PixelView(pg.GraphicsLayoutWidget):
             if not math.isfinite(float(v)):
                 continue
             dark = abs(float(v)) < 0.55 * span  # light cell: dark text
-            item = pg.TextItem(f"{v:.{decimals}f}", color=(20, 20, 20) if dark else (250, 250, 250), anchor=(0.5, 0.5))
+            text = f"{0.0 if abs(float(v)) < 0.5 * 10 ** -decimals else float(v):.{decimals}f}"  # no "-0.00"
+            item = pg.TextItem(text, color=(20, 20, 20) if dark else (250, 250, 250), anchor=(0.5, 0.5))
             item.setFont(font)
             item.setPos(c + 0.5, r + 0.5)
             self.view.addItem(item)

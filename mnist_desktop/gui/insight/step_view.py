@@ -53,6 +53,7 @@ class StepView(InsightPanel):
         self.next_button = QPushButton("Next ▶")
         self.page_combo = QComboBox()
         self.page_combo.setToolTip("Every operation of the forward pass, in order")
+        self.page_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.channel_spin = QSpinBox()
         self.channel_spin.setPrefix("channel ")
         self.channel_spin.setToolTip("Which output channel (feature map) to explain")
@@ -215,7 +216,8 @@ class StepView(InsightPanel):
         source = page.stage.input[..., ci]
         out = page.stage.output[..., cell.channel]
         self._pictures((f"Input (channel {ci})" if cin > 1 else "Input", source, self._image_options(source)),
-                       (f"Kernel {cell.channel}" + (f", channel {ci}" if cin > 1 else ""), cell.kernel[..., ci], {"numbers": True}),
+                       (f"Kernel {cell.channel}" + (f", channel {ci}" if cin > 1 else "") + " (red +, blue −)",
+                        cell.kernel[..., ci], {"numbers": True}),
                        ("Window × kernel", cell.products[..., ci], {"numbers": True}),
                        (f"Output channel {cell.channel} (before ReLU)", self._built_up(out, cell.row, cell.col), {}))
         self.pictures[0].frame(cell.origin[0], cell.origin[1], kh, kw)
@@ -257,10 +259,12 @@ class StepView(InsightPanel):
         image = unit.inputs.size == 784
         shape = (28, 28) if image else None
         view = (lambda v: v.reshape(shape)) if image else _grid
-        self._pictures(("Input pixels" if image else "Inputs", view(unit.inputs), self._image_options(view(unit.inputs))),
+        grid = "" if image else f" ({unit.inputs.size:,}, as a {'×'.join(map(str, view(unit.inputs).shape))} grid)"
+        self._pictures(("Input pixels" if image else f"Inputs{grid}", view(unit.inputs), self._image_options(view(unit.inputs))),
                        (f"Weights into {labels[unit.unit]}" + (" (its template)" if image else ""), view(unit.weights), {}),
                        ("Input × weight", view(unit.contributions), {}), ("", None, {}))
-        self._bars(page.stage.output, unit.unit, "output", labels if is_logits else None)
+        self._bars(page.stage.output, unit.unit, "score" if is_logits else f"{page.stage.op.module} output",
+                   labels if is_logits else None)
         if image and is_logits:  # logistic regression: every class's template × pixels, side by side
             w = page.stage.weights
             products = (unit.inputs[:, None] * w).T.reshape(-1, 28, 28)
@@ -275,8 +279,9 @@ class StepView(InsightPanel):
 
     def _show_softmax(self, page: Any, names: list[str]) -> None:
         self._pictures(("", None, {}), ("", None, {}), ("", None, {}), ("", None, {}))
+        scores = page.stage.input
         self._bars(page.probabilities, int(np.argmax(page.probabilities)), f"probability at T = {page.temperature:.2f}",
-                   names, levels=(0.0, 1.0))
+                   [f"{name}\nscore {score:+.1f}" for name, score in zip(names, scores)], levels=(0.0, 1.0))
         self.text.setText(step_text.softmax_text(page, names))
 
     def _bars(self, values: np.ndarray, selected: int | None, what: str, labels: list[str] | None = None,
