@@ -172,6 +172,9 @@ def test_fool_it_flips_the_answer_within_the_budget_and_puts_it_on_the_canvas(qt
     click(qtbot, view.canvas_button)
     qtbot.waitUntil(lambda: fresh.session.model_input is not None and not np.allclose(fresh.session.model_input, before),
                     timeout=10_000)
+    qtbot.waitUntil(lambda: "On the canvas the model reads" in view.attack_text.text(), timeout=10_000)
+    read = fresh.session.class_names()[fresh.session.predicted_class()]  # what the prediction panel shows
+    assert f"reads {read} (" in view.attack_text.text()
     view.tabs.setCurrentIndex(1)
     click(qtbot, view.sweep_drawing)
     qtbot.waitUntil(lambda: len(view.curves["drawing"]) == 5, timeout=60_000)

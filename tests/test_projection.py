@@ -90,6 +90,9 @@ def test_the_neighbour_placement_lands_a_new_point_in_its_cluster_and_a_sample_p
     placer = NeighbourPlacer(feats, coords)
     new = centres[1] + rng.normal(size=10)
     assert np.linalg.norm(placer.place(new) - spots[1]) < 3
+    # a point whose neighbours are split between two clusters lands in one of them, not between
+    between = placer.place(0.5 * (centres[0] + centres[1]))
+    assert min(np.linalg.norm(between - spots[0]), np.linalg.norm(between - spots[1])) < 5
     many = placer.place(feats[[5, 150, 299]])
     assert many.shape == (3, 2)
     assert np.all(np.linalg.norm(many - spots[[0, 1, 2]], axis=1) < 3)

@@ -114,7 +114,10 @@ class NeighbourPlacer:
     positions, weighted by a Gaussian of the feature distance whose squared
     width is a third of the ``k``-th neighbour's squared distance: a point
     that is (nearly) one of the sample digits lands (nearly) on it, one among
-    a cluster lands in it, one between clusters lands between them.
+    a cluster lands in it. Neighbours that lie far from the nearest one *on
+    the map* (another cluster: t-SNE tears apart what is close in feature
+    space) are left out, so a point never lands in the empty space between two
+    clusters that both hold some of its neighbours.
     """
 
     def __init__(self, features: np.ndarray, coords: np.ndarray, k: int = 10):
@@ -122,6 +125,8 @@ class NeighbourPlacer:
         self.coords = np.asarray(coords, np.float32)
         self.k = max(1, min(k, len(self.features)))
         self._sq_norms = (self.features ** 2).sum(axis=1)
+        span = self.coords.max(axis=0) - self.coords.min(axis=0) if len(self.coords) else np.ones(2)
+        self.radius = 0.06 * float(np.hypot(*span[:2])) if len(span) >= 2 else 1.0  # a cluster's size, roughly
 
     def place(self, features: np.ndarray) -> np.ndarray:
         """(M, 2) map positions for (M, D) features (or (2,) for one (D,) vector)."""
@@ -133,8 +138,11 @@ class NeighbourPlacer:
         d2 = np.take_along_axis(sq, nearest, axis=1)
         width = np.maximum(d2.max(axis=1, keepdims=True) / 3.0, 1e-12)
         weights = np.exp(-(d2 - d2.min(axis=1, keepdims=True)) / width)
+        spots = self.coords[nearest]  # (M, k, 2)
+        anchor = np.take_along_axis(spots, np.argmax(weights, axis=1)[:, None, None], axis=1)
+        weights = weights * (np.linalg.norm(spots - anchor, axis=2) <= self.radius)
         weights /= weights.sum(axis=1, keepdims=True)
-        out = np.einsum("mk,mkc->mc", weights, self.coords[nearest])
+        out = np.einsum("mk,mkc->mc", weights, spots)
         return out[0] if single else out
 
 

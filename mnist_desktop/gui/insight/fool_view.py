@@ -196,7 +196,22 @@ class FoolView(InsightPanel):
 
     def put_on_canvas(self) -> None:
         if self.result is not None and self.session is not None:
+            self._awaiting_canvas = True
             self.session.show_picture(self.result.adversarial)
+
+    _awaiting_canvas = False
+
+    def _report_canvas(self, probabilities: np.ndarray) -> None:
+        """What the model reads from the canvas: the fooled picture after preprocessing again."""
+        self._awaiting_canvas = False
+        names, top = self._names(), int(np.argmax(probabilities))
+        target = self.result.target if self.result is not None else -1
+        if top == target:
+            note = "the change survived the canvas's preprocessing."
+        else:
+            note = ("preprocessing (crop to the ink, rescale, contrast stretch, noise floor) washed the change out: "
+                    "an attack like this lives in the exact pixels, and undoing it is one simple defence.")
+        self.attack_text.setText(f"On the canvas the model reads {names[top]} ({probabilities[top]:.1%}): {note}")
 
     # -- robustness tab ----------------------------------------------------------------
     def _build_robustness(self) -> QWidget:
@@ -340,6 +355,8 @@ class FoolView(InsightPanel):
         """Offer the second most likely class as the target: the easiest one to reach."""
         if probabilities is None:
             return
+        if self._awaiting_canvas:
+            self._report_canvas(np.asarray(probabilities))
         order = np.argsort(-np.asarray(probabilities))
         names = self._names()
         for i in range(10):
