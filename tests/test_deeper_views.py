@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
-from PySide6.QtCore import QCoreApplication, QEventLoop, QPointF, Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import QPointF, Qt
 
-from gui_helpers import canvas_point, click, drag
+from gui_helpers import close_shared_window, open_shared_window, show_dock, canvas_point, click, drag
 from mnist_desktop.core.analysis.projection import tsne_available
 from mnist_desktop.core.analysis.stepthrough import conv_cell, walk
 from mnist_desktop.gui.insight.step_text import num
-from mnist_desktop.gui.main_window import MainWindow
 
 pytestmark = pytest.mark.gui
 
@@ -22,29 +18,9 @@ SEVEN = [(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]
 
 @pytest.fixture(scope="module")
 def window(qapp):
-    from PySide6.QtCore import QSettings
-
-    QSettings().clear()
-    original = QMessageBox.warning
-    QMessageBox.warning = staticmethod(lambda *a, **k: QMessageBox.StandardButton.Ok)
-    win = MainWindow()
-    win.resize(1400, 900)
-    win.show()
-    win.start_worker()
-    deadline = time.monotonic() + 60
-    while win.session.model is None and time.monotonic() < deadline:
-        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 10)
-        time.sleep(0.005)
-    assert win.session.model is not None
+    win = open_shared_window((1400, 900))
     yield win
-    win.canvas.clear()
-    win.session.refresh_prediction()
-    answered = win.worker.submit(lambda _model, _params: None)
-    deadline = time.monotonic() + 30
-    while not answered.done and time.monotonic() < deadline:
-        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 10)
-    win.close()
-    QMessageBox.warning = original
+    close_shared_window(win)
 
 
 @pytest.fixture
@@ -52,15 +28,6 @@ def fresh(window):
     window.canvas.clear()
     yield window
     window.canvas.clear()
-
-
-def show(qtbot, window, key):
-    dock = window.docks[key]
-    dock.show()
-    dock.raise_()
-    view = dock.widget()
-    qtbot.waitUntil(view.is_on_screen, timeout=5_000)
-    return view
 
 
 def draw_seven(qtbot, window):
@@ -76,7 +43,7 @@ def test_the_three_views_are_tabbed_docks_with_an_explanation(window):
 
 
 def test_map_shows_the_test_digits_the_drawing_and_a_clicked_digit_goes_to_the_canvas(qtbot, fresh, tmp_path):
-    view = show(qtbot, fresh, "map")
+    view = show_dock(qtbot, fresh, "map")
     qtbot.waitUntil(lambda: view.layer_combo.count() == 5, timeout=20_000)
     assert view.layer_combo.currentData() == "dense"  # the layer before the logits
     click(qtbot, view.make_button)
@@ -109,7 +76,7 @@ def test_map_shows_the_test_digits_the_drawing_and_a_clicked_digit_goes_to_the_c
 
 @pytest.mark.skipif(not tsne_available(), reason="openTSNE (the [maps] extra) is not installed")
 def test_tsne_shows_progress_and_cancels_mid_way_while_the_pca_map_stays(qtbot, fresh):
-    view = show(qtbot, fresh, "map")
+    view = show_dock(qtbot, fresh, "map")
     if view._data is None:
         qtbot.waitUntil(lambda: view.make_button.isEnabled(), timeout=20_000)
         click(qtbot, view.make_button)
@@ -126,7 +93,7 @@ def test_tsne_shows_progress_and_cancels_mid_way_while_the_pca_map_stays(qtbot, 
 
 
 def test_step_through_shows_the_models_own_numbers_page_by_page(qtbot, fresh):
-    view = show(qtbot, fresh, "step")
+    view = show_dock(qtbot, fresh, "step")
     draw_seven(qtbot, fresh)
     qtbot.waitUntil(lambda: view.result is not None, timeout=20_000)
     assert view.page_combo.count() == 10 and view.page_combo.currentIndex() == 0
@@ -157,7 +124,7 @@ def test_step_through_shows_the_models_own_numbers_page_by_page(qtbot, fresh):
 
 
 def test_fool_it_flips_the_answer_within_the_budget_and_puts_it_on_the_canvas(qtbot, fresh):
-    view = show(qtbot, fresh, "fool")
+    view = show_dock(qtbot, fresh, "fool")
     draw_seven(qtbot, fresh)
     qtbot.waitUntil(lambda: "(model's answer)" in view.target_combo.itemText(7), timeout=10_000)
     view.target_combo.setCurrentIndex(3)

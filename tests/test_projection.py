@@ -16,20 +16,7 @@ from mnist_desktop.core.analysis.projection import (
     tsne_available,
     tsne_steps,
 )
-from mnist_desktop.core.data.datasets import load_dataset
-from mnist_desktop.core.models.checkpoints import load_checkpoint
 from mnist_desktop.core.models.networks import init_params
-from mnist_desktop.core.paths import bundled_model_path
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_checkpoint(bundled_model_path())
-
-
-@pytest.fixture(scope="module")
-def subset():
-    return load_dataset("mnist-subset")
 
 
 def test_layers_are_listed_in_forward_order_for_every_model():
@@ -39,15 +26,15 @@ def test_layers_are_listed_in_forward_order_for_every_model():
     assert layer_shapes("cnn")["conv1"] == (12, 12, 32)
 
 
-def test_layer_features_match_one_at_a_time_and_predictions_are_the_models(model, subset):
-    images = subset.test_images[:37]  # not a multiple of the batch: the padding must not leak
-    feats, preds = layer_features("cnn", model.params, images, "dense", batch=16)
+def test_layer_features_match_one_at_a_time_and_predictions_are_the_models(bundled_model, mnist_subset):
+    images = mnist_subset.test_images[:37]  # not a multiple of the batch: the padding must not leak
+    feats, preds = layer_features("cnn", bundled_model.params, images, "dense", batch=16)
     assert feats.shape == (37, 128)
-    np.testing.assert_allclose(one_features("cnn", model.params, images[5].astype(np.float32) / 255, "dense"),
+    np.testing.assert_allclose(one_features("cnn", bundled_model.params, images[5].astype(np.float32) / 255, "dense"),
                                feats[5], rtol=1e-4, atol=1e-5)
-    assert (preds == subset.test_labels[:37]).mean() > 0.9
+    assert (preds == mnist_subset.test_labels[:37]).mean() > 0.9
     with pytest.raises(ValueError, match="no layer 'conv9'"):
-        layer_features("cnn", model.params, images, "conv9")
+        layer_features("cnn", bundled_model.params, images, "conv9")
 
 
 def test_map_sample_is_fixed_and_takes_everything_when_small():
@@ -64,8 +51,8 @@ def test_pca_finds_the_direction_of_largest_spread_and_its_share():
     assert pca.explained[0] == pytest.approx(25 / 26.01, abs=0.03)
 
 
-def test_randomised_pca_of_a_wide_layer_agrees_with_the_exact_one(model, subset):
-    feats, _ = layer_features("cnn", model.params, subset.test_images[:400], "conv1")  # 4,608 numbers wide
+def test_randomised_pca_of_a_wide_layer_agrees_with_the_exact_one(bundled_model, mnist_subset):
+    feats, _ = layer_features("cnn", bundled_model.params, mnist_subset.test_images[:400], "conv1")  # 4,608 numbers wide
     fast = fit_pca(feats)
     centred = feats - feats.mean(axis=0)
     exact = np.linalg.svd(centred, full_matrices=False)[2][:2]
@@ -73,11 +60,11 @@ def test_randomised_pca_of_a_wide_layer_agrees_with_the_exact_one(model, subset)
         assert abs(float(np.dot(fast.components[axis], exact[axis]))) > 0.999
 
 
-def test_a_training_image_projects_exactly_onto_its_own_pca_point(model, subset):
-    feats, _ = layer_features("mlp", init_params("mlp"), subset.test_images[:300], "hidden2")
+def test_a_training_image_projects_exactly_onto_its_own_pca_point(bundled_model, mnist_subset):
+    feats, _ = layer_features("mlp", init_params("mlp"), mnist_subset.test_images[:300], "hidden2")
     pca = fit_pca(feats)
     coords = pca.transform(feats)
-    live = pca.transform(one_features("mlp", init_params("mlp"), subset.test_images[42].astype(np.float32) / 255, "hidden2"))
+    live = pca.transform(one_features("mlp", init_params("mlp"), mnist_subset.test_images[42].astype(np.float32) / 255, "hidden2"))
     np.testing.assert_allclose(live, coords[42], atol=1e-3 * np.abs(coords).max())
 
 
@@ -111,8 +98,8 @@ def test_orient_like_undoes_a_mirrored_refit_for_the_map_and_new_points():
 
 
 @pytest.mark.skipif(not tsne_available(), reason="openTSNE (the [maps] extra) is not installed")
-def test_tsne_reports_progress_and_stops_when_cancelled_mid_way(model, subset):
-    feats, _ = layer_features("cnn", model.params, subset.test_images[:300], "dense")
+def test_tsne_reports_progress_and_stops_when_cancelled_mid_way(bundled_model, mnist_subset):
+    feats, _ = layer_features("cnn", bundled_model.params, mnist_subset.test_images[:300], "dense")
     _, reduced = reduce_for_tsne(feats)
     steps = tsne_steps(reduced, iterations=120, chunk=10)
     reports = []
@@ -128,12 +115,12 @@ def test_tsne_reports_progress_and_stops_when_cancelled_mid_way(model, subset):
 
 
 @pytest.mark.skipif(not tsne_available(), reason="openTSNE (the [maps] extra) is not installed")
-def test_tsne_runs_to_the_end_and_separates_the_digits(model, subset):
-    feats, _ = layer_features("cnn", model.params, subset.test_images[:300], "dense")
+def test_tsne_runs_to_the_end_and_separates_the_digits(bundled_model, mnist_subset):
+    feats, _ = layer_features("cnn", bundled_model.params, mnist_subset.test_images[:300], "dense")
     _, reduced = reduce_for_tsne(feats)
     last = list(tsne_steps(reduced, iterations=120, chunk=40))[-1]
     assert last.phase == "done" and last.iteration == 120
-    labels = subset.test_labels[:300]
+    labels = mnist_subset.test_labels[:300]
     placer = NeighbourPlacer(reduced, last.coords)  # the live point of a sample digit lands by its own point
     spread = np.median(np.linalg.norm(last.coords - last.coords.mean(axis=0), axis=1))
     assert np.linalg.norm(placer.place(reduced[7]) - last.coords[7]) < 0.1 * spread

@@ -32,11 +32,10 @@ from PySide6.QtWidgets import (
 
 from mnist_desktop.core.analysis.perturbations import PERTURBATIONS
 from mnist_desktop.core.data.dataset_specs import class_names_for
-from mnist_desktop.gui.insight.colours import diverging_cmap, grey_cmap, text_colour
+from mnist_desktop.gui.insight.colours import diverging_cmap, grey_cmap
 from mnist_desktop.gui.insight.deeper_service import deeper_service
-from mnist_desktop.gui.insight.mosaic_view import make_static
 from mnist_desktop.gui.insight.panel import InsightPanel
-from mnist_desktop.gui.insight.pixel_view import PixelView
+from mnist_desktop.gui.insight.pixel_view import PixelView, captioned_row, themed_plot
 from mnist_desktop.gui.model_session import ModelSession
 
 WAITING = ("Fool it: draw a digit, pick the digit you want the model to see instead and press Fool it. "
@@ -108,20 +107,8 @@ class FoolView(InsightPanel):
             controls.addWidget(widget)
         controls.addStretch(1)
         self.images = [PixelView() for _ in range(3)]
-        self.image_captions = [QLabel() for _ in range(3)]
-        row = QHBoxLayout()
-        for caption, view in zip(self.image_captions, self.images):
-            part = QVBoxLayout()
-            caption.setAlignment(Qt.AlignmentFlag.AlignHCenter)
-            caption.setWordWrap(True)
-            part.addWidget(caption)
-            part.addWidget(view, 1)
-            row.addLayout(part, 1)
-        self.trace = pg.PlotWidget()
-        self.trace.setBackground(self.palette().color(self.backgroundRole()))
-        make_static(self.trace.getPlotItem(), text_colour(self))
-        self.trace.setLabel("left", "p(target)")
-        self.trace.setLabel("bottom", "step")
+        row, self.image_captions = captioned_row(self.images)
+        self.trace = themed_plot(self, "p(target)", "step")
         self.trace.setMinimumHeight(100)
         self.attack_text = QLabel()
         self.attack_text.setWordWrap(True)
@@ -231,9 +218,7 @@ class FoolView(InsightPanel):
         controls.setContentsMargins(0, 0, 0, 0)
         for widget in (self.kind_combo, self.level_slider, self.level_label, self.sweep_drawing, self.sweep_test):
             controls.addWidget(widget, 1 if widget is self.level_slider else 0)
-        self.curve_plot = pg.PlotWidget()
-        self.curve_plot.setBackground(self.palette().color(self.backgroundRole()))
-        make_static(self.curve_plot.getPlotItem(), text_colour(self))
+        self.curve_plot = themed_plot(self)
         self.curve_plot.getPlotItem().addLegend(offset=(-10, 10))
         self.curve_plot.setYRange(0, 1)
         self.marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ffb000", width=2))

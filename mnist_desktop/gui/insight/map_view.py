@@ -25,12 +25,10 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QVBoxLayout,
-    QWidget,
 )
 
-from mnist_desktop.gui.insight.colours import text_colour
 from mnist_desktop.gui.insight.deeper_service import deeper_service
-from mnist_desktop.gui.insight.mosaic_view import make_static
+from mnist_desktop.gui.insight.pixel_view import themed_plot
 from mnist_desktop.gui.insight.panel import InsightPanel
 from mnist_desktop.gui.insight.pictures import digit_pixmap
 from mnist_desktop.gui.model_session import ModelSession
@@ -99,10 +97,8 @@ class MapView(InsightPanel):
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         options.addWidget(self.legend, 1)
 
-        self.plot_widget = pg.PlotWidget()
-        self.plot_widget.setBackground(self.palette().color(self.backgroundRole()))
+        self.plot_widget = themed_plot(self)
         self.plot = self.plot_widget.getPlotItem()
-        make_static(self.plot, text_colour(self))
         self.plot.setMouseEnabled(True, True)  # zoom into a cluster with the wheel
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
@@ -115,7 +111,8 @@ class MapView(InsightPanel):
         # white with a thick black edge: visible on every class colour, light or dark
         self.live = pg.ScatterPlotItem(size=30, symbol="star", pen=pg.mkPen("k", width=2.5), brush=pg.mkBrush("w"))
         self.live.setZValue(20)
-        self.live_label = pg.TextItem("your drawing", color=text_colour(self), anchor=(-0.15, 0.5))
+        self.live_label = pg.TextItem("your drawing", color=(20, 20, 20), anchor=(-0.15, 0.5),
+                                      fill=pg.mkBrush(255, 255, 255, 200))
         self.live_label.setZValue(21)
         self.plot.addItem(self.live_label)
         self.live_label.setVisible(False)

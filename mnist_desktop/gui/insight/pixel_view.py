@@ -15,9 +15,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QGraphicsRectItem, QWidget
+from PySide6.QtWidgets import QGraphicsRectItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from mnist_desktop.gui.insight.colours import diverging_cmap, panel_background
+from mnist_desktop.gui.insight.colours import diverging_cmap, panel_background, text_colour
+from mnist_desktop.gui.insight.mosaic_view import make_static
 
 
 class PixelView(pg.GraphicsLayoutWidget):
@@ -113,3 +114,32 @@ class PixelView(pg.GraphicsLayoutWidget):
         r, c = math.floor(pos.y()), math.floor(pos.x())
         if 0 <= r < self._shape[0] and 0 <= c < self._shape[1]:
             self.pixelClicked.emit(r, c)
+
+
+def captioned_row(views: list[QWidget]) -> tuple[QHBoxLayout, list[QLabel]]:
+    """``views`` side by side, each under a centred, wrapping caption (returned for the page to fill)."""
+    row = QHBoxLayout()
+    row.setContentsMargins(0, 0, 0, 0)
+    captions = []
+    for view in views:
+        caption = QLabel()
+        caption.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        caption.setWordWrap(True)
+        part = QVBoxLayout()
+        part.addWidget(caption)
+        part.addWidget(view, 1)
+        row.addLayout(part, 1)
+        captions.append(caption)
+    return row, captions
+
+
+def themed_plot(owner: QWidget, left: str = "", bottom: str = "") -> pg.PlotWidget:
+    """A plot on the panel's own background with themed axes (a chart to read, not to explore)."""
+    plot = pg.PlotWidget()
+    plot.setBackground(owner.palette().color(owner.backgroundRole()))
+    make_static(plot.getPlotItem(), text_colour(owner))
+    if left:
+        plot.setLabel("left", left)
+    if bottom:
+        plot.setLabel("bottom", bottom)
+    return plot

@@ -15,15 +15,15 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QWidget
 
 from mnist_desktop.gui.insight import step_text
 from mnist_desktop.core.data.dataset_specs import class_names_for
-from mnist_desktop.gui.insight.colours import grey_cmap, text_colour
+from mnist_desktop.gui.insight.colours import grey_cmap
 from mnist_desktop.gui.insight.deeper_service import deeper_service
-from mnist_desktop.gui.insight.mosaic_view import MosaicView, make_static
+from mnist_desktop.gui.insight.mosaic_view import MosaicView
 from mnist_desktop.gui.insight.panel import InsightPanel
-from mnist_desktop.gui.insight.pixel_view import PixelView
+from mnist_desktop.gui.insight.pixel_view import PixelView, captioned_row, themed_plot
 from mnist_desktop.gui.model_session import ModelSession
 
 WAITING = ("Step through: draw a digit and follow the model's forward pass one operation at a time, "
@@ -70,22 +70,11 @@ class StepView(InsightPanel):
             nav.addWidget(widget)
         nav.addStretch(1)
         self.pictures = [PixelView() for _ in range(4)]
-        self.captions = [QLabel() for _ in range(4)]
-        row = QHBoxLayout()
-        row.setContentsMargins(0, 0, 0, 0)
-        for caption, picture in zip(self.captions, self.pictures):
-            part = QVBoxLayout()
-            caption.setAlignment(Qt.AlignmentFlag.AlignHCenter)
-            caption.setWordWrap(True)
-            part.addWidget(caption)
-            part.addWidget(picture, 1)
-            row.addLayout(part, 1)
+        row, self.captions = captioned_row(self.pictures)
         self.pictures[3].pixelClicked.connect(self._on_output_clicked)
         self.templates = MosaicView(label_points=8)
         self.templates.tileClicked.connect(lambda i: self._select((i,)))
-        self.bars = pg.PlotWidget()
-        self.bars.setBackground(self.palette().color(self.backgroundRole()))
-        make_static(self.bars.getPlotItem(), text_colour(self))
+        self.bars = themed_plot(self)
         self.bars.setMinimumHeight(110)
         self.bars.scene().sigMouseClicked.connect(self._on_bar_clicked)
         self.temperature = QSlider(Qt.Orientation.Horizontal)
