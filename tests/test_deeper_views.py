@@ -149,3 +149,25 @@ def test_fool_it_flips_the_answer_within_the_budget_and_puts_it_on_the_canvas(qt
     assert len(items) == 1 and len(items[0].getData()[0]) == 13
     view.level_slider.setValue(view.level_slider.maximum())
     qtbot.waitUntil(lambda: "Rotation 90" in view.probe_text.text(), timeout=10_000)
+
+
+def test_the_map_is_remade_after_each_training_epoch_when_asked(qtbot, fresh):
+    from training_helpers import panel_of, set_up_run, wait_finished
+
+    view = show_dock(qtbot, fresh, "map")
+    if view._data is None:
+        qtbot.waitUntil(lambda: view.make_button.isEnabled(), timeout=20_000)
+        click(qtbot, view.make_button)
+        qtbot.waitUntil(lambda: view._data is not None, timeout=60_000)
+    before = np.array(view._data["coords"])
+    view.epoch_box.setChecked(True)
+    panel = panel_of(fresh)
+    show_dock(qtbot, fresh, "training")
+    set_up_run(qtbot, panel, model="mlp", epochs="1")
+    click(qtbot, panel.start_button)
+    qtbot.waitUntil(lambda: view._data.get("epoch"), timeout=120_000)
+    assert "refreshed after an epoch" in view.explanation.text()
+    assert view._data["model_name"] == "mlp" and view._data["layer"] == "hidden2"  # the run's own layers
+    assert view._data["coords"].shape == before.shape and not np.allclose(view._data["coords"], before)
+    wait_finished(qtbot, panel)
+    view.epoch_box.setChecked(False)

@@ -113,7 +113,10 @@ class DeeperService(QObject):
     def on_epoch(self, model_name: str, params: Any) -> None:
         """A training epoch ended: refit the map with the new weights if the person asked for that."""
         if self.refresh_each_epoch and self._map is not None:
-            layer = self._map["layer"]
+            from mnist_desktop.core.analysis.layers import layer_names
+
+            layers = layer_names(model_name)  # the run may train another architecture than the map showed
+            layer = self._map["layer"] if self._map["layer"] in layers else layers[max(len(layers) - 2, 0)]
             self._guard("map", lambda: self._fit_map(model_name, params, layer, epoch=True))
             self._guard("point", lambda: self._emit_point(model_name, params))
 
