@@ -162,7 +162,7 @@ def test_the_map_is_remade_after_each_training_epoch_when_asked(qtbot, fresh):
     before = np.array(view._data["coords"])
     view.epoch_box.setChecked(True)
     panel = panel_of(fresh)
-    show_dock(qtbot, fresh, "training")
+    fresh.docks["training"].raise_()
     set_up_run(qtbot, panel, model="mlp", epochs="1")
     click(qtbot, panel.start_button)
     qtbot.waitUntil(lambda: view._data.get("epoch"), timeout=120_000)
