@@ -40,6 +40,9 @@ DOCKS: list[tuple[str, str, Area, Factory]] = [
     ("saliency", "Saliency", Area.RightDockWidgetArea, _lazy(".insight.saliency_view", "SaliencyView")),
     ("evaluation", "Evaluation", Area.RightDockWidgetArea, _lazy(".insight.evaluation_view", "EvaluationView")),
     ("datasets", "Datasets", Area.RightDockWidgetArea, _lazy(".insight.dataset_browser", "DatasetBrowser")),
+    ("map", "Map", Area.RightDockWidgetArea, _lazy(".insight.map_view", "MapView")),
+    ("step", "Step through", Area.RightDockWidgetArea, _lazy(".insight.step_view", "StepView")),
+    ("fool", "Fool it", Area.RightDockWidgetArea, _lazy(".insight.fool_view", "FoolView")),
 ]
 
 
