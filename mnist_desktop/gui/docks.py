@@ -31,7 +31,7 @@ def _lazy(module: str, name: str) -> Factory:
 
 # (key, title, area, factory); the "look inside" views sit in tabs beside Training
 # (drag a tab out to watch two at once). The two panels people act in come first, so their
-# tabs stay in sight when the tab bar is narrower than all seven titles.
+# tabs stay in sight when the tab bar is narrower than all the titles.
 DOCKS: list[tuple[str, str, Area, Factory]] = [
     ("training", "Training", Area.RightDockWidgetArea, _lazy(".training_panel", "TrainingPanel")),
     ("handwriting", "My handwriting", Area.RightDockWidgetArea, _lazy(".handwriting.panel", "HandwritingPanel")),
