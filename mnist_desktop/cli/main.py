@@ -74,6 +74,21 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--json", action="store_true", help="print one final JSON line with the results")
     train.add_argument("--track-test", action="store_true", help="also measure test accuracy after every epoch (time-to-accuracy curve)")
 
+    sweep = sub.add_parser("sweep", help="train one run per value of one or two settings and compare them")
+    data_args(sweep)
+    sweep.add_argument("--model", default="mlp", choices=list(MODELS), help="preset to start from (default: mlp)")
+    sweep.add_argument("--arch", default=None, metavar="SPEC", help="your own network instead (as for train)")
+    sweep.add_argument("--vary", action="append", required=True, metavar="NAME=VALUES",
+                       help="a swept setting, once or twice: lr, batch_size, epochs, weight_decay, label_smoothing, "
+                            "seed, dropout, width[@LAYER]; VALUES is a list (10,30,100) or a range START:STOP:COUNT[:log]")
+    sweep.add_argument("--epochs", type=_positive_float, default=None, help="epochs of every run (unless swept)")
+    sweep.add_argument("--lr", type=_positive_float, default=None)
+    sweep.add_argument("--batch-size", type=int, default=None)
+    sweep.add_argument("--seed", type=int, default=None)
+    sweep.add_argument("--val-split", type=_positive_float, default=None, help="validation fraction (default 0.1)")
+    sweep.add_argument("--save-best", type=Path, default=None, metavar="FILE", help="save the best run's model here")
+    sweep.add_argument("--json", action="store_true", help="print one final JSON line with every run")
+
     evaluate = sub.add_parser("evaluate", help="test accuracy and confusion matrix of a model")
     data_args(evaluate)
     evaluate.add_argument("--model", type=Path, default=None, help="model file (default: the bundled model)")
@@ -137,12 +152,13 @@ def _config_from_args(args: argparse.Namespace):
 
     overrides = {
         k: v for k, v in {
-            "optimizer": args.optimizer, "learning_rate": args.lr, "batch_size": args.batch_size,
+            "optimizer": getattr(args, "optimizer", None), "learning_rate": args.lr, "batch_size": args.batch_size,
             "epochs": args.epochs, "validation_split": args.val_split, "seed": args.seed,
-            "weight_decay": args.weight_decay, "schedule": args.schedule, "label_smoothing": args.label_smoothing,
+            "weight_decay": getattr(args, "weight_decay", None), "schedule": getattr(args, "schedule", None),
+            "label_smoothing": getattr(args, "label_smoothing", None),
         }.items() if v is not None
     }
-    if args.augment:
+    if getattr(args, "augment", False):
         overrides["augment"] = True
     return default_config(_model_from_args(args), dataset=args.dataset, **overrides)
 
@@ -273,6 +289,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             "curve": curve or None,
         }))
     return 0 if done.status != "diverged" else 1
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from mnist_desktop.cli.sweep_cli import run_sweep_command
+
+    return run_sweep_command(args)
 
 
 # -- evaluate / predict --------------------------------------------------------
@@ -408,7 +430,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
-    "download": cmd_download, "gui": cmd_gui, "bench": cmd_bench, "export": cmd_export,
+    "download": cmd_download, "gui": cmd_gui, "bench": cmd_bench, "export": cmd_export, "sweep": cmd_sweep,
 }
 
 

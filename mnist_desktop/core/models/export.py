@@ -216,6 +216,7 @@ def write_safetensors(path: str | os.PathLike, params: Mapping[str, Mapping[str,
 
 
 def _write(target: Path, data: bytes) -> Path:
+    check_target(target)
     try:
         atomic_write_bytes(target, data)
     except OSError as err:
