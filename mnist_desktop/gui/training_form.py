@@ -101,6 +101,7 @@ class TrainingForm(QGroupBox):
         self._ready = False
         self._filling = False
         self._hidden: dict[str, Any] = {}  # recipe values the form doesn't show (weight decay, label smoothing…)
+        self._arch_error: str | None = None  # why the architecture editor's stack cannot be trained
         self._build()
         self.refresh_dataset_status()
 
@@ -241,6 +242,9 @@ class TrainingForm(QGroupBox):
                 combo = self.fields[key]
                 assert isinstance(combo, QComboBox)
                 index = combo.findData(config.get(key))
+                if index < 0 and key == "model" and isinstance(config.get(key), str) and self._ready:
+                    index = self._custom_index(config[key])  # a network built in the editor
+                    self._arch_error = None
                 if index >= 0:
                     combo.setCurrentIndex(index)
             for key, edit in self.edits.items():
@@ -271,6 +275,8 @@ class TrainingForm(QGroupBox):
                 values[key] = parse_number(self.edits[key].text(), kind)
             except ValueError as err:
                 errors[key] = str(err)
+        if self._arch_error:
+            errors["model"] = "the network below cannot be trained yet (see its message)"
         if errors:
             return None, errors
         from mnist_desktop.core.errors import ConfigError
@@ -302,6 +308,37 @@ class TrainingForm(QGroupBox):
         self.other_error_label.setText("\n".join(f"{k.replace('_', ' ')}: {v}" for k, v in other.items()))
         self.other_error_label.setVisible(bool(other))
         self.changed.emit()
+
+    # ------------------------------------------------------------------ architecture editor
+    def set_architecture(self, model: str | None, error: str | None) -> None:
+        """Follow the architecture editor: a preset's stack selects that entry, any other the
+        "Custom network" entry; an invalid stack holds Start back with the model field's error."""
+        self._arch_error = error
+        if model is not None and self._ready:
+            self._filling = True
+            try:
+                index = self.model_combo.findData(model)
+                self.model_combo.setCurrentIndex(index if index >= 0 else self._custom_index(model))
+            finally:
+                self._filling = False
+        self.revalidate()
+
+    def _custom_index(self, model: str) -> int:
+        """The one "Custom network" entry of the model list, now holding ``model``."""
+        from mnist_desktop.core.models.spec import SpecError, architecture_of, summarize
+
+        try:
+            params = f"{summarize(architecture_of(model)[0]).params:,} parameters"
+        except SpecError:
+            params = "invalid"
+        index = self.model_combo.findText("Custom network", Qt.MatchFlag.MatchStartsWith)
+        if index < 0:
+            self.model_combo.addItem("", model)
+            index = self.model_combo.count() - 1
+        self.model_combo.setItemText(index, f"Custom network — {params}")
+        self.model_combo.setItemData(index, model)
+        self.model_combo.setItemData(index, model, Qt.ItemDataRole.ToolTipRole)
+        return index
 
     # ------------------------------------------------------------------ reactions
     def _on_model_picked(self) -> None:

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mnist_desktop.gui.arch_editor import ArchEditor
 from mnist_desktop.gui.run_history import RunHistory, RunRecord, format_accuracy, format_duration
 from mnist_desktop.gui.training_chart import TrainingChart
 from mnist_desktop.gui.training_form import DATASET_SHORT, ERROR_COLOUR, TrainingForm
@@ -80,6 +81,11 @@ class TrainingPanel(QWidget):
     def _build(self) -> None:
         self.form = TrainingForm()
         self.form.changed.connect(self._update_buttons)
+        self.arch_editor = ArchEditor()  # the model list and the editor follow each other
+        self.arch_editor.changed.connect(
+            lambda: self.form.set_architecture(self.arch_editor.model_name, self.arch_editor.error))
+        self.form.model_combo.currentIndexChanged.connect(
+            lambda: self.form.model_combo.currentData() and self.arch_editor.set_model(self.form.model_combo.currentData()))
 
         self.start_button = QPushButton("Start")
         self.start_button.setObjectName("start-training")
@@ -137,6 +143,7 @@ class TrainingPanel(QWidget):
         layout = QVBoxLayout(content)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.form)
+        layout.addWidget(self.arch_editor)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.rate_label)
@@ -434,6 +441,7 @@ class TrainingPanel(QWidget):
         idle = state == "idle" and not self._foreign_run
         errors = self.form.errors
         self.form.setEnabled(idle)
+        self.arch_editor.setEnabled(idle)
         self.start_button.setEnabled(idle and not errors)
         self.start_button.setToolTip("Fix the highlighted settings first" if errors else
                                      "Another training run is in progress" if self._foreign_run else
