@@ -37,7 +37,7 @@ def test_presets_and_the_model_list_follow_each_other(qtbot, training_window):
     assert _cells(editor, 1)[:3] == ["28×28×32", "28×28×32", "14×14×32"] and "824,458" in editor.totals_label.text()
     assert "4.64 M" in editor.totals_label.text()
     click(qtbot, editor.preset_buttons["logreg"])
-    assert form.model_combo.currentData() == "logreg" and _cells(editor, 0) == ["Output: dense 10 (added automatically)"]
+    assert form.model_combo.currentData() == "logreg" and _cells(editor, 0) == ["Output · dense 10 (automatic)"]
 
 
 def test_editing_layers_shows_shapes_costs_and_blocks_start_while_invalid(qtbot, training_window):

@@ -16,18 +16,17 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView, QComboBox, QDoubleSpinBox, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu,
+    QAbstractItemView, QComboBox, QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu,
     QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget,
 )
 
 from mnist_desktop.core.models.spec import (
-    FIELDS, PADDINGS, PRESETS, TITLES, Architecture, Layer, SpecError, architecture_of, make_layer, model_id,
+    FIELDS, PADDINGS, PRESET_TITLES, PRESETS, TITLES, Architecture, Layer, SpecError, architecture_of, make_layer, model_id,
     parse_compact, shape_text, summarize,
 )
 
 ERROR_COLOUR = "#c62828"
-PRESET_BUTTONS = (("logreg", "Logistic regression"), ("mlp", "LeNet-300-100"), ("cnn", "Fast CNN"),
-                  ("flax-cnn", "Flax CNN"))
+PRESET_BUTTONS = (("logreg", "Logreg"), ("mlp", "LeNet-300-100"), ("cnn", "Fast CNN"), ("flax-cnn", "Flax CNN"))
 #: what a newly added layer starts as
 NEW_LAYER = {"dense": {"units": 64}, "conv": {"channels": 16, "kernel": 3}}
 FIELD_TIPS = {"units": "Outputs of the dense layer", "channels": "Feature maps the conv layer makes",
@@ -37,8 +36,17 @@ FIELD_TIPS = {"units": "Outputs of the dense layer", "channels": "Feature maps t
 
 
 def count_text(value: int) -> str:
-    """12,345 below a million; 1.23 M above."""
+    """12,345 below a million; 1.23 M above (the totals line)."""
     return f"{value / 1e6:.2f} M" if value >= 1_000_000 else f"{value:,}"
+
+
+def short_count(value: int) -> str:
+    """What fits a narrow table cell: 832, 18.5 k, 131 k, 1.23 M (exact in the cell's tooltip)."""
+    if value < 10_000:
+        return f"{value:,}"
+    if value < 1_000_000:
+        return f"{value / 1e3:.1f} k" if value < 100_000 else f"{value / 1e3:.0f} k"
+    return f"{value / 1e6:.2f} M"
 
 
 class ArchEditor(QGroupBox):
@@ -58,20 +66,26 @@ class ArchEditor(QGroupBox):
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
         presets = QHBoxLayout()
-        presets.addWidget(QLabel("Presets:"))
+        presets.setSpacing(4)
         self.preset_buttons: dict[str, QPushButton] = {}
         for name, title in PRESET_BUTTONS:
             button = QPushButton(title)
             button.setObjectName(f"preset-{name}")
-            button.setToolTip(f"Replace the layers with the {title} network")
+            button.setToolTip(f"Replace the layers with the {PRESET_TITLES[name][0]} preset: {PRESET_TITLES[name][1]}")
             button.clicked.connect(lambda _=False, n=name: self.set_model(n, emit=True))
             presets.addWidget(button)
             self.preset_buttons[name] = button
-        presets.addStretch(1)
 
         self.table = QTableWidget(0, 4)
         self.table.setObjectName("arch-layers")
-        self.table.setHorizontalHeaderLabels(["Layer", "Output", "Parameters", "Multiply-adds"])
+        self.table.setHorizontalHeaderLabels(["Layer", "Output", "Params", "MACs"])
+        for column, tip in enumerate(("Layers in order; the output layer is always added",
+                                      "Shape of what the layer outputs for one image",
+                                      "Weights and biases the layer learns",
+                                      "Multiply-adds the layer needs per image (its compute)")):
+            self.table.horizontalHeaderItem(column).setToolTip(tip)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.table.verticalHeader().setVisible(False)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -80,7 +94,9 @@ class ArchEditor(QGroupBox):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for column in (1, 2, 3):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        self.table.setMinimumHeight(150)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
+        # fixed: the dock scrolls rather than squeezing the rows under the buttons
+        self.table.setFixedHeight(10 * (self.fontMetrics().height() + 6) + 8)
         self.table.itemSelectionChanged.connect(self._on_selection)
 
         self.add_button = QToolButton(text="Add ▾")
@@ -100,18 +116,15 @@ class ArchEditor(QGroupBox):
         self.remove_button.clicked.connect(self.remove_selected)
         self.up_button.clicked.connect(lambda: self.move_selected(-1))
         self.down_button.clicked.connect(lambda: self.move_selected(1))
-        side = QVBoxLayout()
+        edit_row = QHBoxLayout()
+        edit_row.setSpacing(4)
         for button in (self.add_button, self.remove_button, self.up_button, self.down_button):
-            button.setSizePolicy(button.sizePolicy().horizontalPolicy(), button.sizePolicy().verticalPolicy())
-            side.addWidget(button)
-        side.addStretch(1)
-        table_row = QHBoxLayout()
-        table_row.addWidget(self.table, 1)
-        table_row.addLayout(side)
+            edit_row.addWidget(button)
+        edit_row.addStretch(1)
 
         self.fields_box = QWidget()
         self.fields_box.setObjectName("arch-fields")
-        self.fields_layout = QHBoxLayout(self.fields_box)
+        self.fields_layout = QGridLayout(self.fields_box)
         self.fields_layout.setContentsMargins(0, 0, 0, 0)
         self.field_widgets: dict[str, QWidget] = {}
 
@@ -127,13 +140,14 @@ class ArchEditor(QGroupBox):
                                      "Enter to replace the layers (the output layer is added automatically)")
         self.compact_edit.editingFinished.connect(self._on_compact_edited)
         compact_row = QHBoxLayout()
-        compact_row.addWidget(QLabel("As text:"))
+        compact_row.addWidget(QLabel("As text"))
         compact_row.addWidget(self.compact_edit, 1)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(presets)
-        layout.addLayout(table_row)
+        layout.addWidget(self.table)
+        layout.addLayout(edit_row)
         layout.addWidget(self.fields_box)
         layout.addWidget(self.totals_label)
         layout.addWidget(self.error_label)
@@ -215,6 +229,7 @@ class ArchEditor(QGroupBox):
         except SpecError as err:
             self.error_label.setText(f"Text not used: {err}")
             self.error_label.show()
+            self._fit_error_height()
             return
         self.layers = list(arch.layers)
         self._edited(select=None)
@@ -234,11 +249,13 @@ class ArchEditor(QGroupBox):
             if i < len(self.layers):
                 label = f"{i + 1}. {self.layers[i].describe()}"
             else:
-                label = "Output: dense 10 (added automatically)"
-            cells = [label, shape_text(row.shape) if row else "—", count_text(row.params) if row else "—",
-                     count_text(row.macs) if row else "—"]
+                label = "Output · dense 10 (automatic)"
+            cells = [label, shape_text(row.shape) if row else "—", short_count(row.params) if row else "—",
+                     short_count(row.macs) if row else "—"]
+            tips = [label, "", f"{row.params:,} parameters" if row else "", f"{row.macs:,} multiply-adds" if row else ""]
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
+                item.setToolTip(tips[column])
                 if column:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if i == len(self.layers):
@@ -263,9 +280,20 @@ class ArchEditor(QGroupBox):
             self.error_label.setText(f"Cannot train this network — {error}")
             self.error_label.show()
         self.compact_edit.setText(self.architecture.to_compact())
+        self._fit_error_height()
         self._update_buttons()
         if rebuild_fields:
             self._build_fields()
+
+    def _fit_error_height(self) -> None:
+        """Reserve the wrapped message's real height: the dock's scroll area sizes by minimum
+        heights, which for a word-wrapped label is one line, and would overlap the rows above."""
+        width = max(self.error_label.width(), self.width() - 16, 120)
+        self.error_label.setMinimumHeight(self.error_label.heightForWidth(width) if self.error_label.isVisibleTo(self) else 0)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self._fit_error_height()
 
     def _update_buttons(self) -> None:
         at = self.selected_index()
@@ -290,19 +318,20 @@ class ArchEditor(QGroupBox):
         while self.fields_layout.count():
             item = self.fields_layout.takeAt(0)
             if item.widget() is not None:
+                item.widget().hide()  # gone now; deleted when control returns to the event loop
                 item.widget().deleteLater()
         self.field_widgets = {}
         at = self.selected_index()
         if at is None:
             hint = QLabel("Select a layer to change it; Add inserts after the selected layer.")
+            hint.setWordWrap(True)
             hint.setStyleSheet("color: palette(placeholder-text);")
-            self.fields_layout.addWidget(hint)
+            self.fields_layout.addWidget(hint, 0, 0, 1, 4)
             return
         layer = self.layers[at]
-        self.fields_layout.addWidget(QLabel(f"<b>Layer {at + 1} · {TITLES[layer.kind]}</b>"))
-        if not FIELDS[layer.kind]:
-            self.fields_layout.addWidget(QLabel("(no settings)"))
-        for name, kind, low, high, _ in FIELDS[layer.kind]:
+        title = QLabel(f"<b>Layer {at + 1} · {TITLES[layer.kind]}</b>" + ("" if FIELDS[layer.kind] else " — no settings"))
+        self.fields_layout.addWidget(title, 0, 0, 1, 4)
+        for position, (name, kind, low, high, _) in enumerate(FIELDS[layer.kind]):
             value = layer.get(name)
             if kind == "choice":
                 widget: QWidget = QComboBox()
@@ -327,7 +356,9 @@ class ArchEditor(QGroupBox):
             widget.setToolTip(FIELD_TIPS.get(name, ""))
             caption = QLabel(name.capitalize())
             caption.setBuddy(widget)
-            self.fields_layout.addWidget(caption)
-            self.fields_layout.addWidget(widget)
+            row, column = 1 + position // 2, 2 * (position % 2)
+            self.fields_layout.addWidget(caption, row, column)
+            self.fields_layout.addWidget(widget, row, column + 1)
             self.field_widgets[name] = widget
-        self.fields_layout.addStretch(1)
+        self.fields_layout.setColumnStretch(1, 1)
+        self.fields_layout.setColumnStretch(3, 1)

@@ -276,7 +276,7 @@ class TrainingForm(QGroupBox):
             except ValueError as err:
                 errors[key] = str(err)
         if self._arch_error:
-            errors["model"] = "the network below cannot be trained yet (see its message)"
+            errors["model"] = "the network below is not valid yet"
         if errors:
             return None, errors
         from mnist_desktop.core.errors import ConfigError
@@ -314,23 +314,23 @@ class TrainingForm(QGroupBox):
         """Follow the architecture editor: a preset's stack selects that entry, any other the
         "Custom network" entry; an invalid stack holds Start back with the model field's error."""
         self._arch_error = error
-        if model is not None and self._ready:
+        if self._ready:
             self._filling = True
             try:
-                index = self.model_combo.findData(model)
+                index = self.model_combo.findData(model) if model is not None else -1
                 self.model_combo.setCurrentIndex(index if index >= 0 else self._custom_index(model))
             finally:
                 self._filling = False
         self.revalidate()
 
-    def _custom_index(self, model: str) -> int:
-        """The one "Custom network" entry of the model list, now holding ``model``."""
-        from mnist_desktop.core.models.spec import SpecError, architecture_of, summarize
+    def _custom_index(self, model: str | None) -> int:
+        """The one "Custom network" entry of the model list, now holding ``model`` (None: an invalid stack)."""
+        from mnist_desktop.core.models.spec import SpecError, architecture_of, check
 
         try:
-            params = f"{summarize(architecture_of(model)[0]).params:,} parameters"
+            params = "not valid yet" if model is None else f"{check(architecture_of(model)[0]).params:,} parameters"
         except SpecError:
-            params = "invalid"
+            params = "not valid yet"
         index = self.model_combo.findText("Custom network", Qt.MatchFlag.MatchStartsWith)
         if index < 0:
             self.model_combo.addItem("", model)

@@ -100,10 +100,11 @@ class Layer:
         return ":".join([self.kind, *(_format_value(v) for _, v in self.values)])
 
     def describe(self) -> str:
-        """Short words for lists and tables ("Conv 16 · 5×5 / 2 · valid")."""
+        """Short words for lists and tables ("Conv 16 · 5×5 /2 · valid": 16 channels, kernel 5, stride 2)."""
         v = dict(self.values)
         if self.kind == "conv":
-            return f"Conv {v['channels']} · {v['kernel']}×{v['kernel']} / {v['stride']} · {v['padding']}"
+            stride = f" /{v['stride']}" if v["stride"] > 1 else ""
+            return f"Conv {v['channels']} · {v['kernel']}×{v['kernel']}{stride} · {v['padding']}"
         if self.kind == "dense":
             return f"Dense {v['units']}"
         if self.kind in ("maxpool", "avgpool"):
