@@ -15,7 +15,8 @@ from mnist_desktop.core.errors import ConfigError
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
-    from mnist_desktop.cli.main import _config_from_args, _load, checkpoint_metadata
+    from mnist_desktop.cli.main import _config_from_args, _load
+    from mnist_desktop.core.training.run_metadata import metadata_from_done
     from mnist_desktop.core.jax_setup import configure_jax
     from mnist_desktop.core.models.checkpoints import save_checkpoint
     from mnist_desktop.core.training.data_prep import train_data_from
@@ -53,7 +54,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     best = best_run(results)
     _print_table(plan, results, best)
     if best is not None and args.save_best is not None:
-        meta = checkpoint_metadata(best.point.config, dataset.name, dataset.class_names, best.done)
+        meta = metadata_from_done(best.point.config, dataset.name, dataset.class_names, best.done)
         meta["sweep"] = {"values": dict(best.point.values), "val_accuracy": best.val_accuracy}
         save_checkpoint(args.save_best, best.point.config.model, best.params, meta)
         print(f"Saved the best run ({best.point.label}) to {args.save_best}", file=err)

@@ -1,8 +1,8 @@
 """File → Export Model…: the active model as ONNX or safetensors, checked, with a clear answer.
 
 The export runs on the worker thread (it reads the weights and, for ONNX, runs
-the file in onnxruntime beside the JAX model on 100 test digits), through the
-worker's generic job call, so the GUI thread never touches JAX. The file type
+the file in onnxruntime beside the JAX model on 100 test digits) as a job whose
+handle answers, so the GUI thread never touches JAX. The file type
 follows the filter chosen; a missing optional package is said in one sentence
 before any dialog or work.
 """
@@ -10,15 +10,13 @@ before any dialog or work.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 FILTERS = {"onnx": "ONNX model — graph and weights (*.onnx)", "safetensors": "Weights only — safetensors (*.safetensors)"}
-JOB = "mnist_desktop.core.models.export:export_model"
-TAG = "export-model"
 
 
 def describe_report(report: dict[str, Any]) -> str:
@@ -44,28 +42,27 @@ class ModelExporter(QObject):
 
     finished = Signal(dict)
 
-    def __init__(self, parent: QWidget, active: Callable[[], dict[str, Any]]):
+    def __init__(self, parent: QWidget, session: Any):
         super().__init__(parent)
-        self._parent, self._active = parent, active
+        self._parent, self._session = parent, session
         self.worker: Any = None
         self.box: QMessageBox | None = None
         self.action = QAction("&Export Model…", parent)
         self.action.setStatusTip("Write the active model as ONNX (for other programs) or its weights as safetensors")
         self.action.triggered.connect(self.open_dialog)
         self.action.setEnabled(False)
+        session.modelChanged.connect(lambda model: self.action.setEnabled(model is not None and model.params is not None))
 
     def attach_worker(self, worker: Any) -> None:
         self.worker = worker
-        worker.jobFinished.connect(self._on_job_finished)
-        worker.modelChanged.connect(lambda info: self.action.setEnabled(True))
 
     def open_dialog(self) -> None:
-        active = self._active() or {}
-        if active.get("params") is None or self.worker is None:
+        active = self._session.model
+        if active is None or active.params is None or self.worker is None:
             return
         settings = QSettings()
         folder = Path(str(settings.value("dirs/export", str(Path.home()))))
-        suggested = folder / f"{active.get('name', 'model')}.onnx"
+        suggested = folder / f"{Path(active.name).stem or 'model'}.onnx"
         path, chosen = QFileDialog.getSaveFileName(self._parent, "Export model", str(suggested),
                                                    ";;".join(FILTERS.values()))
         if not path:
@@ -78,9 +75,9 @@ class ModelExporter(QObject):
 
     def export(self, path: str, fmt: str) -> bool:
         """Start exporting the active model; False (with the reason shown) if it cannot start."""
-        from mnist_desktop.core.models.export import ExportError, check_target, export_available
+        from mnist_desktop.core.models.export import ExportError, check_target, export_available, export_model
 
-        active = self._active() or {}
+        active = self._session.model
         try:
             missing = export_available(fmt)
             if missing:
@@ -89,14 +86,13 @@ class ModelExporter(QObject):
         except ExportError as err:
             self._show(QMessageBox.Icon.Warning, str(err))
             return False
-        kwargs = {"fmt": fmt, "path": path, "class_names": active.get("class_names"),
-                  "dataset": str(active.get("dataset", "mnist"))}
-        self.worker.jobRequested.emit(TAG, JOB, kwargs)
+        handle = self.worker.submit(export_model, fmt=fmt, path=path, class_names=list(active.class_names),
+                                    dataset=str(active.dataset or "mnist"))
+        handle.finished.connect(self._on_done)
+        handle.failed.connect(lambda message: self._on_done({"error": message}))
         return True
 
-    def _on_job_finished(self, tag: str, result: Any) -> None:
-        if tag != TAG:
-            return
+    def _on_done(self, result: Any) -> None:
         report = dict(result)
         self._show(QMessageBox.Icon.Warning if "error" in report else QMessageBox.Icon.Information, describe_report(report))
         self.finished.emit(report)
