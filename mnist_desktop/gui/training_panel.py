@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from mnist_desktop.gui.arch_editor import ArchEditor
+from mnist_desktop.gui.sweep_box import SweepBox
 from mnist_desktop.core.formatting import format_duration, format_fraction
 from mnist_desktop.gui.handles import RunHandle
 from mnist_desktop.gui.model_session import ModelSession
@@ -89,6 +90,9 @@ class TrainingPanel(QWidget):
             lambda: self.form.set_architecture(self.arch_editor.model_name, self.arch_editor.error))
         self.form.model_combo.currentIndexChanged.connect(
             lambda: self.form.model_combo.currentData() and self.arch_editor.set_model(self.form.model_combo.currentData()))
+        self.sweep_box = SweepBox(self)  # runs its points through start_values, one after another
+        self.form.model_combo.currentIndexChanged.connect(
+            lambda: self.sweep_box.refresh_choices(self.form.model_combo.currentData()))
 
         self.start_button = QPushButton("Start")
         self.start_button.setObjectName("start-training")
@@ -151,6 +155,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.rate_label)
         layout.addLayout(result_row)
+        layout.addWidget(self.sweep_box)
         layout.addWidget(self.splitter, 1)
         # scrolls only when the window is too short: the dock must not force a tall window
         scroll = QScrollArea()
@@ -197,11 +202,18 @@ class TrainingPanel(QWidget):
         if values is None:
             self.form.revalidate()
             return
+        self.start_values(values)
+
+    def start_values(self, values: dict[str, Any], overlay: list[RunRecord] | None = None) -> RunHandle | None:
+        """Start a run with complete, valid settings (Start, or each run of a sweep); ``overlay``
+        are the runs drawn under it (default: those selected in the history). None if busy."""
+        if self.state != "idle" or self.worker is None or self._foreign_run():
+            return None
         record = RunRecord(number=len(self.history.runs()) + 1, config=values,
                            dataset_title=DATASET_SHORT.get(values["dataset"], values["dataset"]))
         handle = self.runs.start(record, values)
         if handle is None:
-            return
+            return None
         QSettings().setValue(SETTINGS_KEY, json.dumps(values))
         handle.started.connect(self._on_started)
         handle.step.connect(self._on_step)
@@ -211,11 +223,18 @@ class TrainingPanel(QWidget):
         handle.downloadProgress.connect(self._on_download_progress)
         self.run, self.handle = record, handle
         self.history.add_run(record)
-        self.chart.show_runs(record, [r for r in self.history.selected_runs() if r is not record])
+        others = overlay if overlay is not None else self.history.selected_runs()
+        self._overlay = [r for r in others if r is not record]
+        self.chart.show_runs(record, self._overlay)
         self._set_result("")
         self.use_model_button.hide()
         self.rate_label.setText("")
         self._set_state("preparing")
+        return handle
+
+    def chart_overlay(self) -> list[RunRecord]:
+        """The finished runs the live chart draws under the current one."""
+        return list(getattr(self, "_overlay", []))
 
     def toggle_pause(self) -> None:
         if self.handle is None:
