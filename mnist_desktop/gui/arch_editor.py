@@ -95,8 +95,7 @@ class ArchEditor(QGroupBox):
         for column in (1, 2, 3):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
-        # fixed: the dock scrolls rather than squeezing the rows under the buttons
-        self.table.setFixedHeight(10 * (self.fontMetrics().height() + 6) + 8)
+        self._row_height = self.fontMetrics().height() + 6
         self.table.itemSelectionChanged.connect(self._on_selection)
 
         self.add_button = QToolButton(text="Add ▾")
@@ -243,6 +242,9 @@ class ArchEditor(QGroupBox):
         rows = self.summary.rows
         self._quiet = True
         self.table.setRowCount(len(self.layers) + 1)
+        # as tall as the stack (4 to 10 rows), fixed: the dock scrolls rather than squeezing rows under the buttons
+        rows_shown = min(max(len(self.layers) + 2, 4), 10)
+        self.table.setFixedHeight(rows_shown * self._row_height + self.table.horizontalHeader().sizeHint().height() + 4)
         muted = QBrush(self.palette().color(self.palette().ColorRole.PlaceholderText))
         for i in range(len(self.layers) + 1):
             row = rows[i] if i < len(rows) and (rows[i].index == i or rows[i].index is None) else None

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QTabWidget, QVBoxLayout, QWidget,
+)
 
 from mnist_desktop.core.errors import ConfigError
 from mnist_desktop.core.models.spec import SpecError, architecture_of
@@ -95,21 +97,35 @@ class SweepBox(QGroupBox):
         for button in (self.run_button, self.stop_button, self.best_button):
             buttons.addWidget(button)
         grid.addLayout(buttons, 2, 0, 1, 3)
-        self.status_label = QLabel("Settings not swept come from the form above.")
+        self.status_label = QLabel("Settings not swept come from the form above; the results show in the "
+                                   "chart's “Sweep results” tab.")
         self.status_label.setObjectName("sweep-status")
         self.status_label.setWordWrap(True)
         grid.addWidget(self.status_label, 3, 0, 1, 3)
+        # the results plot lives in the chart's tabs (where there is room), see attach_tabs
         self.plot = pg.PlotWidget(background=None)
         self.plot.setObjectName("sweep-results")
-        self.plot.setMinimumHeight(180)
         self.plot.setLabel("left", "final validation accuracy (%)")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
-        grid.addWidget(self.plot, 4, 0, 1, 3)
+        self._tabs: QTabWidget | None = None
+        self._placeholder()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.body)
         self.refresh_choices()
         self._update_buttons()
+
+    def attach_tabs(self, tabs: QTabWidget) -> None:
+        """Show the results plot as a tab of the training chart; a finished sweep selects it."""
+        self._tabs = tabs
+        tabs.addTab(self.plot, "Sweep results")
+
+    def _placeholder(self) -> None:
+        text = pg.TextItem("Unfold “Sweep” above the chart, choose a setting and values, and Run sweep: "
+                           "final validation accuracy against the values appears here.", color="#777", anchor=(0.5, 0.5))
+        self.plot.addItem(text)
+        text.setPos(0.5, 0.5)
+        self.plot.setRange(xRange=(0, 1), yRange=(0, 1))
 
     def refresh_choices(self, model: str | None = None) -> None:
         """Offer the settings this network can vary (a width per dense/conv layer, dropout if it has some)."""
@@ -225,6 +241,8 @@ class SweepBox(QGroupBox):
         self._say(("Sweep stopped: " if status == "stopped" else "Sweep done: " if status == "completed" else "") + done,
                   error=status == "failed")
         self._update_buttons()
+        if self._tabs is not None and self.records:
+            self._tabs.setCurrentWidget(self.plot)
         self.finished.emit(status)
 
     def best(self) -> "RunRecord | None":

@@ -131,6 +131,7 @@ class TrainingPanel(QWidget):
         result_row.addWidget(self.use_model_button, 0, Qt.AlignmentFlag.AlignTop)
 
         self.chart = TrainingChart()
+        self.sweep_box.attach_tabs(self.chart.tabs)
         self.history = RunHistory()
         self.history.selectionChanged.connect(lambda records: self.chart.show_runs(self.run, records))
         self.history.useSettingsRequested.connect(self.use_settings)
