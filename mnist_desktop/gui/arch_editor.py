@@ -142,8 +142,15 @@ class ArchEditor(QGroupBox):
         compact_row.addWidget(QLabel("As text"))
         compact_row.addWidget(self.compact_edit, 1)
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
+        self.body = QWidget()  # folds away (untick the title) to give the chart room
+        layout = QVBoxLayout(self.body)
+        layout.setContentsMargins(0, 0, 0, 0)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(6, 6, 6, 6)
+        outer.addWidget(self.body)
+        self.setCheckable(True)
+        self.setChecked(True)
+        self.toggled.connect(self.body.setVisible)
         layout.addLayout(presets)
         layout.addWidget(self.table)
         layout.addLayout(edit_row)

@@ -54,6 +54,7 @@ class SweepBox(QGroupBox):
         self.setChecked(False)  # folded away until wanted
         self.panel = panel
         self.plan: "Plan | None" = None
+        self._choices_for: str | None | tuple = ()  # the model the choices were built for (() = none yet)
         self.records: list[RunRecord] = []  # finished runs of the current (or last) sweep, in plan order
         self.index = 0
         self.running = False
@@ -129,6 +130,9 @@ class SweepBox(QGroupBox):
 
     def refresh_choices(self, model: str | None = None) -> None:
         """Offer the settings this network can vary (a width per dense/conv layer, dropout if it has some)."""
+        if model == self._choices_for:
+            return
+        self._choices_for = model
         try:
             arch = architecture_of(model or "cnn")[0]
         except SpecError:
@@ -214,7 +218,7 @@ class SweepBox(QGroupBox):
             self._end("stopped" if self._stopping else "completed")
             return
         point = plan.points[self.index]
-        handle = self.panel.start_values(point.config.to_dict(), overlay=list(self.records))
+        handle = self.panel.start_values(point.config.to_dict(), overlay=list(self.records), remember=False)
         if handle is None:
             self._say("Could not start the next run: another run is using the worker.", error=True)
             self._end("failed")

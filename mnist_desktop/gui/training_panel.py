@@ -91,8 +91,8 @@ class TrainingPanel(QWidget):
         self.form.model_combo.currentIndexChanged.connect(
             lambda: self.form.model_combo.currentData() and self.arch_editor.set_model(self.form.model_combo.currentData()))
         self.sweep_box = SweepBox(self)  # runs its points through start_values, one after another
-        self.form.model_combo.currentIndexChanged.connect(
-            lambda: self.sweep_box.refresh_choices(self.form.model_combo.currentData()))
+        # the model list's custom entry can change in place (no index change): follow the form's value
+        self.form.changed.connect(lambda: self.sweep_box.refresh_choices(self.form.model_combo.currentData()))
 
         self.start_button = QPushButton("Start")
         self.start_button.setObjectName("start-training")
@@ -205,9 +205,11 @@ class TrainingPanel(QWidget):
             return
         self.start_values(values)
 
-    def start_values(self, values: dict[str, Any], overlay: list[RunRecord] | None = None) -> RunHandle | None:
+    def start_values(self, values: dict[str, Any], overlay: list[RunRecord] | None = None,
+                     remember: bool = True) -> RunHandle | None:
         """Start a run with complete, valid settings (Start, or each run of a sweep); ``overlay``
-        are the runs drawn under it (default: those selected in the history). None if busy."""
+        are the runs drawn under it (default: those selected in the history); ``remember`` makes
+        them next session's settings (a sweep's points are not). None if busy."""
         if self.state != "idle" or self.worker is None or self._foreign_run():
             return None
         record = RunRecord(number=len(self.history.runs()) + 1, config=values,
@@ -215,7 +217,8 @@ class TrainingPanel(QWidget):
         handle = self.runs.start(record, values)
         if handle is None:
             return None
-        QSettings().setValue(SETTINGS_KEY, json.dumps(values))
+        if remember:
+            QSettings().setValue(SETTINGS_KEY, json.dumps(values))
         handle.started.connect(self._on_started)
         handle.step.connect(self._on_step)
         handle.epoch.connect(self._on_epoch)
