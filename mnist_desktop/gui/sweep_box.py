@@ -311,6 +311,10 @@ class SweepBox(QGroupBox):
         ticks = [((math.log10(v) if log else v), f"{v:g}") for v in axis.values]
         self.plot.getAxis("bottom").setTicks([ticks])
         self.plot.enableAutoRange()
+        if points:  # headroom for the value labels above the points
+            low, high = min(p[1] for p in points), max(p[1] for p in points)
+            span = max(high - low, 0.5)
+            self.plot.setYRange(low - 0.1 * span, high + 0.3 * span, padding=0)
 
     def _draw_heat_map(self, plan: "Plan", results: list) -> None:
         a, b = plan.axes
