@@ -348,3 +348,24 @@ def test_dataset_browser_says_how_to_get_a_missing_dataset(qtbot, fresh):
     assert view.grid.count() == 0
     view.load("mnist-subset")
     qtbot.waitUntil(lambda: view.loaded is not None, timeout=20_000)
+
+
+def test_a_custom_network_shows_in_weights_activations_and_saliency(qtbot, fresh):
+    """Any spec: the first layer's kernels as today, the next layer summarised; every
+    weighted layer's activations in network order; a saliency map."""
+    model = "conv:6:5:2,relu,maxpool,conv:4:3,gelu,flatten,dense:12,tanh"
+    params = init_params(model, seed=1)
+    activate(qtbot, fresh, model, params)
+    weights = show(qtbot, fresh, "weights")
+    weights.refresh_now()
+    assert weights.stack.currentWidget() is weights.pages["cnn"]
+    assert weights.sets[0].tiles.shape == (6, 5, 5) and weights.sets[1].tiles.shape == (1, 6, 4)
+    assert "Your network" in weights.explanation.text()
+    activations = show(qtbot, fresh, "activations")
+    draw_seven(qtbot, fresh)
+    qtbot.waitUntil(lambda: "dense1" in activations.rows, timeout=20_000)
+    activations.refresh_now()
+    assert list(activations.rows) == ["input", "conv1", "conv2", "dense1", "logits"]
+    saliency = show(qtbot, fresh, "saliency")
+    qtbot.waitUntil(lambda: saliency.saliency is not None, timeout=20_000)
+    assert saliency.saliency.shape == (28, 28)

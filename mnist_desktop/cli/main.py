@@ -46,7 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a model headless with a progress bar")
     data_args(train)
-    train.add_argument("--model", default="cnn", choices=list(MODELS), help="architecture (default: cnn)")
+    train.add_argument("--model", default="cnn", choices=list(MODELS), help="preset architecture (default: cnn)")
+    train.add_argument("--arch", default=None, metavar="SPEC",
+                       help="your own network instead of a preset: a JSON spec file, or layers such as "
+                            "'conv:16:5:2,relu,dense:64,relu' (conv:CHANNELS[:KERNEL[:STRIDE[:valid|same]]], dense:UNITS, "
+                            "maxpool[:SIZE], avgpool[:SIZE], flatten, relu, tanh, gelu, dropout[:RATE], layernorm); "
+                            "the 10-class output layer is added automatically")
     train.add_argument("--optimizer", choices=OPTIMIZERS, default=None)
     train.add_argument("--lr", type=_positive_float, default=None, help="peak learning rate")
     train.add_argument("--batch-size", type=int, default=None)
@@ -67,6 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--json", action="store_true", help="print one final JSON line with the results")
     train.add_argument("--track-test", action="store_true", help="also measure test accuracy after every epoch (time-to-accuracy curve)")
 
+    sweep = sub.add_parser("sweep", help="train one run per value of one or two settings and compare them")
+    data_args(sweep)
+    sweep.add_argument("--model", default="mlp", choices=list(MODELS), help="preset to start from (default: mlp)")
+    sweep.add_argument("--arch", default=None, metavar="SPEC", help="your own network instead (as for train)")
+    sweep.add_argument("--vary", action="append", required=True, metavar="NAME=VALUES",
+                       help="a swept setting, once or twice: lr, batch_size, epochs, weight_decay, label_smoothing, "
+                            "seed, dropout, width[@LAYER]; VALUES is a list (10,30,100) or a range START:STOP:COUNT[:log]")
+    sweep.add_argument("--epochs", type=_positive_float, default=None, help="epochs of every run (unless swept)")
+    sweep.add_argument("--lr", type=_positive_float, default=None)
+    sweep.add_argument("--batch-size", type=int, default=None)
+    sweep.add_argument("--seed", type=int, default=None)
+    sweep.add_argument("--val-split", type=_positive_float, default=None, help="validation fraction (default 0.1)")
+    sweep.add_argument("--save-best", type=Path, default=None, metavar="FILE", help="save the best run's model here")
+    sweep.add_argument("--json", action="store_true", help="print one final JSON line with every run")
+
     evaluate = sub.add_parser("evaluate", help="test accuracy and confusion matrix of a model")
     data_args(evaluate)
     evaluate.add_argument("--model", type=Path, default=None, help="model file (default: the bundled model)")
@@ -79,6 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     predict.add_argument("--model", type=Path, default=None, help="model file (default: the bundled model)")
     predict.add_argument("--json", action="store_true", help="one JSON object per image")
+
+    export = sub.add_parser("export", help="write a model as ONNX (graph + weights) or safetensors (weights)")
+    export.add_argument("--model", type=Path, default=None, help="model file (default: the bundled model)")
+    export.add_argument("--format", choices=("onnx", "safetensors"), default=None,
+                        help="default: from the --out suffix (.onnx or .safetensors)")
+    export.add_argument("--out", type=Path, required=True, help="file to write")
+    export.add_argument("--no-check", action="store_true",
+                        help="skip running the ONNX file in onnxruntime on 100 test digits")
+    export.add_argument("--json", action="store_true", help="print one JSON line with the result and timings")
 
     download = sub.add_parser("download", help="download a dataset from the official mirrors and verify it")
     download.add_argument("dataset", choices=("mnist", "fashion-mnist"))
@@ -127,18 +156,36 @@ def _config_from_args(args: argparse.Namespace):
 
     overrides = {
         k: v for k, v in {
-            "optimizer": args.optimizer, "learning_rate": args.lr, "batch_size": args.batch_size,
+            "optimizer": getattr(args, "optimizer", None), "learning_rate": args.lr, "batch_size": args.batch_size,
             "epochs": args.epochs, "validation_split": args.val_split, "seed": args.seed,
-            "weight_decay": args.weight_decay, "schedule": args.schedule, "label_smoothing": args.label_smoothing,
+            "weight_decay": getattr(args, "weight_decay", None), "schedule": getattr(args, "schedule", None),
+            "label_smoothing": getattr(args, "label_smoothing", None),
         }.items() if v is not None
     }
-    if args.augment:
+    if getattr(args, "augment", False):
         overrides["augment"] = True
-    return default_config(args.model, dataset=args.dataset, **overrides)
+    return default_config(_model_from_args(args), dataset=args.dataset, **overrides)
+
+
+def _model_from_args(args: argparse.Namespace) -> str:
+    """The model name: ``--arch`` (a spec file or layer list, checked) or the ``--model`` preset."""
+    if getattr(args, "arch", None) is None:
+        return args.model
+    from mnist_desktop.core.models.spec import check, model_id, read_architecture
+
+    arch = read_architecture(args.arch)
+    check(arch)
+    return model_id(arch)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     return train_command.cmd_train(args, _config_from_args)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from mnist_desktop.cli.sweep_cli import run_sweep_command
+
+    return run_sweep_command(args)
 
 
 # -- evaluate / predict --------------------------------------------------------
@@ -250,6 +297,34 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 1 if failures == len(args.images) else 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from mnist_desktop.core.models.export import ExportError, check_target, export_available, export_model
+
+    fmt = args.format or {".onnx": "onnx", ".safetensors": "safetensors"}.get(args.out.suffix.lower())
+    if fmt is None:
+        raise ExportError(f"cannot tell the format from {args.out.name!r}: give --format onnx|safetensors "
+                          "or end --out with .onnx or .safetensors")
+    check_target(args.out)
+    missing = export_available(fmt)
+    if missing:
+        raise ExportError(missing)
+    ckpt = _load_model(args.model)
+    report = export_model(ckpt.model_name, ckpt.params, fmt, args.out, class_names=ckpt.class_names,
+                          dataset=ckpt.dataset, check=not args.no_check)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(f"Wrote {report['format']} of {report['model']} ({report['bytes']:,} bytes) to {report['path']} "
+              f"in {report['write_seconds'] * 1000:.0f} ms")
+        if report.get("max_abs_difference") is not None:
+            print(f"onnxruntime on {report['checked_images']} test digits: max |logit difference| "
+                  f"{report['max_abs_difference']:.2e}, same prediction for {report['same_predictions']} "
+                  f"({report['check_seconds'] * 1000:.0f} ms)")
+        elif report.get("check_skipped"):
+            print(f"not checked: {report['check_skipped']}")
+    return 0
+
+
 def cmd_download(args: argparse.Namespace) -> int:
     from mnist_desktop.core.data.download import download_dataset
 
@@ -275,7 +350,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
-    "download": cmd_download, "gui": cmd_gui, "bench": cmd_bench,
+    "download": cmd_download, "gui": cmd_gui, "bench": cmd_bench, "export": cmd_export, "sweep": cmd_sweep,
 }
 
 

@@ -143,11 +143,14 @@ class MainWindow(QMainWindow):
             act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             self.addAction(act)
         self.save_model_action.setEnabled(False)
+        from mnist_desktop.gui.export_dialog import ModelExporter
+
+        self.exporter = ModelExporter(self, self.session)
 
     def _build_menus_and_toolbar(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        for act in (self.open_model_action, self.save_model_action, self.default_model_action, None,
+        for act in (self.open_model_action, self.save_model_action, self.exporter.action, self.default_model_action, None,
                     self.load_image_action, self.save_drawing_action, None, self.quit_action):
             file_menu.addSeparator() if act is None else file_menu.addAction(act)
         edit_menu = bar.addMenu("&Edit")
@@ -214,6 +217,7 @@ class MainWindow(QMainWindow):
 
     def _attach_panels(self) -> None:
         """Panels that talk to the worker get it now (they were built before it existed)."""
+        self.exporter.attach_worker(self.worker)
         for dock in self.docks.values():
             attach = getattr(dock.widget(), "attach_worker", None)
             if attach:

@@ -9,6 +9,11 @@ Layout inside the zip::
 
     metadata.json                 format, model, dataset, class names, metrics, ...
     params/<module>/<name>.npy    one array per Haiku parameter
+
+A network built in the editor is named by its layer list ("conv:16:5:2,...") and
+its metadata also holds ``architecture``, the same layers as JSON (optional:
+checkpoints of the presets and of versions before specs have none). On load the
+two must agree and pass the same checks as the editor's, before any array is read.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from mnist_desktop.core.errors import CheckpointError
 from mnist_desktop.core.fileio import ZIP_READ_ERRORS, atomic_writer, sweep_stale_temps
 from mnist_desktop.core.safe_io import PathProblem, check_regular_file, check_save_target, read_npy_bounded, read_zip_entry
 from mnist_desktop.core.models.networks import MODELS, param_shapes
+from mnist_desktop.core.models.spec import SpecError, architecture_of, from_json, is_custom, validate_model_name
 from mnist_desktop.core.data.preprocess import PREPROCESS_VERSION
 
 FORMAT_NAME = "mnist-desktop-checkpoint"
@@ -126,6 +132,10 @@ def save_checkpoint(
     )
     meta.setdefault("class_names", [str(i) for i in range(10)])
     meta.setdefault("dataset", "mnist")
+    if is_custom(model_name):
+        meta["architecture"] = architecture_of(model_name)[0].to_json()
+    else:
+        meta.pop("architecture", None)
     try:
         with atomic_writer(target) as handle:
             with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -176,8 +186,10 @@ def _read_metadata(path: Path, zf: zipfile.ZipFile) -> dict[str, Any]:
         raise _fail(path, f"it expects image preprocessing version {prep}, this app has {PREPROCESS_VERSION}; "
                           "its answers would be wrong here: update mnist-desktop")
     model = meta.get("model")
-    if not isinstance(model, str) or model not in MODELS:
+    if not isinstance(model, str) or (model not in MODELS and "architecture" not in meta):
         raise _fail(path, f"unknown model architecture {str(model)[:60]!r} (known: {', '.join(MODELS)})")
+    if "architecture" in meta:
+        _check_architecture(path, model, meta["architecture"])
     names = meta.get("class_names", [str(i) for i in range(10)])
     if not (isinstance(names, list) and len(names) == 10 and all(isinstance(n, str) and 0 < len(n) <= 64 for n in names)):
         raise _fail(path, "'class_names' must be a list of 10 short strings")
@@ -187,6 +199,17 @@ def _read_metadata(path: Path, zf: zipfile.ZipFile) -> dict[str, Any]:
         if key in meta and not isinstance(meta[key], dict):
             raise _fail(path, f"{key!r} must be a JSON object")
     return meta
+
+
+def _check_architecture(path: Path, model: str, spec: object) -> None:
+    """The optional ``architecture`` field: a valid spec whose layers are the ``model`` name's."""
+    try:
+        arch = from_json(spec)
+        validate_model_name(model)
+    except SpecError as err:
+        raise _fail(path, f"its 'architecture' is refused: {err}") from None
+    if architecture_of(model)[0] != arch:
+        raise _fail(path, f"its 'architecture' ({arch.to_compact()[:80]!r}) does not match its 'model' ({model[:80]!r})")
 
 
 def _read_array(path: Path, zf: zipfile.ZipFile, entry: str, shape: tuple[int, ...], dtype: str,
