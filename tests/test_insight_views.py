@@ -356,16 +356,16 @@ def test_a_custom_network_shows_in_weights_activations_and_saliency(qtbot, fresh
     model = "conv:6:5:2,relu,maxpool,conv:4:3,gelu,flatten,dense:12,tanh"
     params = init_params(model, seed=1)
     activate(qtbot, fresh, model, params)
-    weights = show(qtbot, fresh, "weights")
+    weights = show_dock(qtbot, fresh, "weights")
     weights.refresh_now()
     assert weights.stack.currentWidget() is weights.pages["cnn"]
     assert weights.sets[0].tiles.shape == (6, 5, 5) and weights.sets[1].tiles.shape == (1, 6, 4)
     assert "Your network" in weights.explanation.text()
-    activations = show(qtbot, fresh, "activations")
+    activations = show_dock(qtbot, fresh, "activations")
     draw_seven(qtbot, fresh)
     qtbot.waitUntil(lambda: "dense1" in activations.rows, timeout=20_000)
     activations.refresh_now()
     assert list(activations.rows) == ["input", "conv1", "conv2", "dense1", "logits"]
-    saliency = show(qtbot, fresh, "saliency")
+    saliency = show_dock(qtbot, fresh, "saliency")
     qtbot.waitUntil(lambda: saliency.saliency is not None, timeout=20_000)
     assert saliency.saliency.shape == (28, 28)
