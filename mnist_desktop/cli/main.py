@@ -31,6 +31,7 @@ def _positive_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mnist_desktop.cli.finetune_cmd import add_evaluate_arguments, add_finetune_parser
     from mnist_desktop.core.models.networks import MODELS
     from mnist_desktop.core.training.trainer import OPTIMIZERS, SCHEDULES
 
@@ -65,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="re-draw this fraction of training digits as uniform mouse-like strokes")
     train.add_argument("--synthetic-drawn", type=int, default=0, metavar="PER_CLASS",
                        help="add this many synthetic mouse-drawn digits per class to the training set")
+    train.add_argument("--pendigits", type=Path, default=None, metavar="PATH",
+                       help="add real pen digits: the training blocks of a UCI pen-digit file, drawn as canvas strokes")
+    train.add_argument("--pen-style", default="canvas", choices=("faithful", "varied", "canvas"),
+                       help="how pen digits are drawn (default: canvas = varied brush, corners, pen-up joins thinned or omitted)")
+    train.add_argument("--pen-copies", type=int, default=1, metavar="K", help="draw each pen digit K times with different pens (default 1)")
     train.add_argument("--out", type=Path, default=None, help="where to save the model (default: user data folder)")
     train.add_argument("--json", action="store_true", help="print one final JSON line with the results")
     train.add_argument("--track-test", action="store_true", help="also measure test accuracy after every epoch (time-to-accuracy curve)")
@@ -74,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", type=Path, default=None, help="model file (default: the bundled model)")
     evaluate.add_argument("--drawn", action="store_true", help="also evaluate on synthetic mouse-drawn digits")
     evaluate.add_argument("--json", action="store_true")
+    add_evaluate_arguments(evaluate)
+    evaluate.set_defaults(dataset=None)  # --drawings/--pendigits measure MNIST only where it is at hand
+    add_finetune_parser(sub)
 
     predict = sub.add_parser("predict", help="read digits from image files")
     predict.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
@@ -167,6 +176,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     config.validate()
     if not 0 <= args.drawn_style <= 1:
         raise ConfigError("drawn_style", f"must be a fraction in [0, 1], got {args.drawn_style}")
+    if args.pendigits is not None:
+        from mnist_desktop.core.data.pendigits import load_pendigits
+
+        if args.pen_copies < 1:
+            raise ConfigError("pen_copies", f"must be at least 1, got {args.pen_copies}")
+        load_pendigits(args.pendigits)  # a bad pen file fails now, not after loading MNIST
     out = args.out or default_model_path(config.model, config.dataset)
     if out.exists() and out.is_dir():
         raise ConfigError("out", f"{out} is a folder; give a file name such as {out / 'model.ckpt'}")
@@ -181,6 +196,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         from mnist_desktop.core.training.data_prep import add_synthetic_drawn
 
         add_synthetic_drawn(data, args.synthetic_drawn, config.seed)
+    if args.pendigits is not None:
+        from mnist_desktop.core.training.data_prep import add_pendigits
+
+        print(f"Drawing pen digits from {args.pendigits} ({args.pen_style}, x{args.pen_copies}) ...", file=sys.stderr)
+        add_pendigits(data, args.pendigits, args.pen_style, args.pen_copies, config.seed)
     trainer = Trainer(config, data, track_test=args.track_test)
     err = sys.stderr
     rates: list[float] = []
@@ -232,6 +252,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
     meta = checkpoint_metadata(config, dataset.name, dataset.class_names, done)
     meta["hyperparameters"].update(drawn_style=args.drawn_style, synthetic_drawn=args.synthetic_drawn)
+    if args.pendigits is not None:
+        meta["hyperparameters"].update(pendigits=args.pendigits.name, pen_style=args.pen_style, pen_copies=args.pen_copies)
     save_checkpoint(out, config.model, done.params, meta)
     print(f"Saved model to {out}", file=err)
     if args.json:
@@ -263,9 +285,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from mnist_desktop.core.training.evaluation import evaluate
     from mnist_desktop.core.jax_setup import configure_jax
 
+    if args.drawings is not None or args.pendigits is not None:
+        from mnist_desktop.cli.finetune_cmd import cmd_evaluate_files
+
+        return cmd_evaluate_files(args)
     configure_jax()
     ckpt = _load_model(args.model)
-    dataset = _load(args.dataset, args.data_dir, args.download)
+    dataset = _load(args.dataset or "mnist", args.data_dir, args.download)
     data = train_data_from(dataset)
     result = evaluate(ckpt.model_name, ckpt.params, data.test_x, data.test_y)
     report: dict[str, Any] = {
@@ -351,8 +377,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(args)
 
 
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from mnist_desktop.cli.finetune_cmd import cmd_finetune as run
+
+    return run(args)
+
+
 COMMANDS = {
-    "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+    "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "finetune": cmd_finetune,
     "download": cmd_download, "gui": cmd_gui, "bench": cmd_bench,
 }
 
