@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from mnist_desktop.core.errors import ImageError
-from mnist_desktop.core.data.stroke_width import estimate_width, offset_strokes, width_offsets
+from mnist_desktop.core.data.stroke_width import WIDTH_BAND, estimate_width, offset_strokes, width_offsets
 
 # 2: stroke widths outside MNIST's band are thinned or thickened (issue 15).
 # Version-1 models load and run unchanged; their inputs differ only for such digits.
@@ -411,7 +411,10 @@ def _normalise_width(ink: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.n
     width estimate. See :mod:`.stroke_width` for why and how.
     """
     for attempt in range(WIDTH_PASSES):
-        offset = width_offsets(estimate_width(ink), new.max(axis=1))
+        width = estimate_width(ink)
+        if len(width) == 1 and WIDTH_BAND[0] <= float(width[0]) <= WIDTH_BAND[1]:
+            break  # the live canvas, already in MNIST's range: the common case, no array work
+        offset = width_offsets(width, new.max(axis=1))
         changed = np.flatnonzero(offset)
         if not len(changed):
             break
