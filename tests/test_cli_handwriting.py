@@ -9,7 +9,7 @@ import pytest
 
 from mnist_desktop.cli.main import main
 from mnist_desktop.core.data.strokes import random_drawn_canvas
-from mnist_desktop.core.handwriting.store import PersonalDataset
+from mnist_desktop.core.handwriting.store import HandwritingSet
 from mnist_desktop.core.models.checkpoints import load_checkpoint
 
 PER_DIGIT = 4
@@ -19,7 +19,7 @@ PER_DIGIT = 4
 def drawings_zip(tmp_path_factory):
     """A person's export: PER_DIGIT canvas drawings of every digit, saved and exported as the app does."""
     folder = tmp_path_factory.mktemp("person")
-    personal = PersonalDataset.load(folder / "store")
+    personal = HandwritingSet.load(folder / "store")
     rng = np.random.default_rng(7)
     for digit in range(10):
         for _ in range(PER_DIGIT):

@@ -3,8 +3,8 @@
 The GUI's personal panel tunes the active model on a person's drawings and
 measures it on them. These commands do the same from a drawings zip (the
 panel's export: ``images/*.png`` + ``labels.csv``) with the same code and the
-same guards: the zip is imported into a throw-away personal set through
-:meth:`PersonalDataset.import_zip` (every entry checked, the model input
+same guards: the zip is imported into a throw-away handwriting set through
+:meth:`HandwritingSet.import_zip` (every entry checked, the model input
 recomputed by the live preprocessing), and fine-tuning is
 :func:`~mnist_desktop.core.handwriting.finetune.finetune` -- MNIST replay,
 WiSE-FT blend and the forgetting check on MNIST images it never trained on.
@@ -60,12 +60,12 @@ def _check_out(out: Path) -> None:
 
 
 def _import_drawings(zip_path: Path, root: Path):
-    """A personal set in ``root`` holding the zip's drawings; entries the import skipped are reported."""
-    from mnist_desktop.core.handwriting.store import PersonalDataset
+    """A handwriting set in ``root`` holding the zip's drawings; entries the import skipped are reported."""
+    from mnist_desktop.core.handwriting.store import HandwritingSet
 
     if not zip_path.is_file():
         raise DatasetError(f"{zip_path}: no such drawings zip (check the path)")
-    personal = PersonalDataset.load(root)
+    personal = HandwritingSet.load(root)
     report = personal.import_zip(zip_path)
     for where, why in report.skipped[:10]:
         print(f"warning: {zip_path}: skipped {where}: {why}", file=sys.stderr)
@@ -73,7 +73,7 @@ def _import_drawings(zip_path: Path, root: Path):
         print(f"warning: {zip_path}: skipped {len(report.skipped) - 10} more entries", file=sys.stderr)
     if not len(personal):
         raise DatasetError(f"{zip_path}: no usable drawings in this zip")
-    return PersonalDataset.load(root)
+    return HandwritingSet.load(root)
 
 
 def _per_class(values: np.ndarray) -> list[float | None]:
