@@ -433,7 +433,7 @@ def _rebox(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lengths = np.stack([ink.shape[1] - np.argmax(rows[:, ::-1], axis=1) - top,
                         ink.shape[2] - np.argmax(cols[:, ::-1], axis=1) - left], axis=1)
     starts = np.stack([top, left], axis=1)
-    new = _box_sizes(lengths)
+    new = box_sizes(lengths)
     row_w = _resample_matrix(starts[:, 0], lengths[:, 0], new[:, 0], ink.shape[1])
     col_w = _resample_matrix(starts[:, 1], lengths[:, 1], new[:, 1], ink.shape[2])
     patch = np.clip(np.matmul(np.matmul(row_w, ink), col_w.transpose(0, 2, 1)), 0.0, 1.0)
