@@ -104,7 +104,8 @@ def _batched_evaluate(model_name: str, params: Any, x: np.ndarray, y: np.ndarray
 
 def _mnist_accuracy(model_name: str, params: Any, args: argparse.Namespace) -> tuple[float | None, str | None]:
     """MNIST test accuracy where the data is at hand: ``--dataset`` if given, else full MNIST if found."""
-    from mnist_desktop.core.data.datasets import dataset_status, load_dataset
+    from mnist_desktop.core.data.availability import dataset_status
+    from mnist_desktop.core.data.datasets import load_dataset
     from mnist_desktop.core.training.data_prep import train_data_from
     from mnist_desktop.core.training.evaluation import evaluate
 
@@ -180,8 +181,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     """Tune a model on a drawings zip with the GUI's code and guards, save it, report before → after."""
     from mnist_desktop.cli.main import _load_model
     from mnist_desktop.cli.progress import ProgressBar
-    from mnist_desktop.core.data.datasets import dataset_status, load_dataset
-    from mnist_desktop.core.handwriting.finetune import FinetuneOptions, finetune, finetune_config, save_finetuned
+    from mnist_desktop.core.data.datasets import load_dataset
+    from mnist_desktop.core.handwriting.finetune import FinetuneOptions, finetune, finetune_config, replay_dataset_name, save_finetuned
     from mnist_desktop.core.jax_setup import configure_jax
     from mnist_desktop.core.paths import bundled_model_path
     from mnist_desktop.core.training.trainer import DoneEvent, StepEvent
@@ -196,7 +197,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     ckpt = _load_model(args.model)
     config = finetune_config(ckpt.model_name, "mnist", options)
     config.validate()
-    replay = "mnist" if dataset_status("mnist", args.data_dir).startswith("found") else "mnist-subset"
+    replay = replay_dataset_name(args.data_dir)
     if replay != "mnist":
         print("note: full MNIST not found (give --data-dir); replaying the bundled MNIST subset", file=sys.stderr)
     mnist = load_dataset(replay, args.data_dir)
