@@ -27,6 +27,7 @@ def _positive_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mnist_desktop.cli.finetune_cmd import add_evaluate_arguments, add_finetune_parser
     from mnist_desktop.core.models.networks import MODELS
     from mnist_desktop.core.training.trainer import OPTIMIZERS, SCHEDULES
 
@@ -66,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="re-draw this fraction of training digits as uniform mouse-like strokes")
     train.add_argument("--synthetic-drawn", type=int, default=0, metavar="PER_CLASS",
                        help="add this many synthetic mouse-drawn digits per class to the training set")
+    train.add_argument("--pendigits", type=Path, default=None, metavar="PATH",
+                       help="add real pen digits: the training blocks of a UCI pen-digit file, drawn as canvas strokes")
+    train.add_argument("--pen-style", default="canvas", choices=("faithful", "varied", "canvas"),
+                       help="how pen digits are drawn (default: canvas = varied brush, corners, pen-up joins thinned or omitted)")
+    train.add_argument("--pen-copies", type=int, default=1, metavar="K", help="draw each pen digit K times with different pens (default 1)")
     train.add_argument("--out", type=Path, default=None, help="where to save the model (default: user data folder); "
                        "checked before training, Ctrl-C saves NAME.interrupted.ckpt beside it")
     train.add_argument("--force", action="store_true", help="allow --out to be a symbolic link (written through it)")
@@ -94,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--allow-mismatch", action="store_true",
                           help="evaluate even if the model was trained on another class set (numbers are then meaningless)")
     evaluate.add_argument("--json", action="store_true")
+    add_evaluate_arguments(evaluate)
+    evaluate.set_defaults(dataset=None)  # --drawings/--pendigits measure MNIST only where it is at hand
+    add_finetune_parser(sub)
 
     predict = sub.add_parser("predict", help="read digits from image files")
     predict.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
@@ -204,9 +213,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from mnist_desktop.core.training.data_prep import train_data_from
     from mnist_desktop.core.training.evaluation import evaluate
 
+    if args.drawings is not None or args.pendigits is not None:
+        from mnist_desktop.cli.finetune_cmd import cmd_evaluate_files
+
+        return cmd_evaluate_files(args)
     configure_jax()
     ckpt = _load_model(args.model)
-    dataset = _load(args.dataset, args.data_dir, args.download)
+    dataset = _load(args.dataset or "mnist", args.data_dir, args.download)
     mismatch = class_set_mismatch(ckpt.class_names, ckpt.dataset, dataset.class_names, dataset.title)
     if mismatch and not args.allow_mismatch:
         raise MnistDesktopError(mismatch)
@@ -348,8 +361,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(args)
 
 
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from mnist_desktop.cli.finetune_cmd import cmd_finetune as run
+
+    return run(args)
+
+
 COMMANDS = {
-    "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+    "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "finetune": cmd_finetune,
     "download": cmd_download, "gui": cmd_gui, "bench": cmd_bench, "export": cmd_export, "sweep": cmd_sweep,
 }
 
