@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("dataset", choices=("mnist", "fashion-mnist"))
     download.add_argument("--dest", type=Path, default=None, help="folder (default: the user cache)")
 
+    desktop = sub.add_parser("desktop-entry", help="add MNIST Desktop to this user's Linux application menu")
+    desktop.add_argument("--remove", action="store_true", help="remove the menu entry and icons again")
+
     bench = sub.add_parser("bench", help="benchmark training speed, inference latency and memory")
     bench.add_argument("suite", nargs="?", default="all", help="all (default), train, inference, startup, stall, torch, soak")
     bench.add_argument("--data", type=Path, default=None, help="folder with the full datasets")
@@ -345,6 +348,18 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return run_app(getattr(args, "model", None))
 
 
+def cmd_desktop_entry(args: argparse.Namespace) -> int:
+    from mnist_desktop.core import desktop_entry
+
+    if args.remove:
+        removed = desktop_entry.remove_desktop_entry()
+        print("\n".join(f"removed {p}" for p in removed) or "no desktop entry was installed")
+        return 0
+    files = desktop_entry.install_desktop_entry(desktop_entry.find_launcher())
+    print(f"menu entry: {files.entry}\nicons: {files.svg_icon}, {files.png_icon}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from mnist_desktop.bench.suite import run_bench
 
@@ -353,7 +368,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
-    "download": cmd_download, "gui": cmd_gui, "bench": cmd_bench,
+    "download": cmd_download, "gui": cmd_gui, "bench": cmd_bench, "desktop-entry": cmd_desktop_entry,
 }
 
 
