@@ -55,6 +55,8 @@ class MainWindow(QMainWindow):
         self.active: dict[str, Any] = {}
         self.model_input: np.ndarray | None = None
         self._closing = False
+        self._preview: Any = None  # quick_start.NumpyPreview until the worker has the model
+        self._jax_loader: QThread | None = None
 
         self.canvas = DrawingCanvas()
         self.input_view = ModelInputView()
@@ -170,11 +172,33 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ worker
     def start_worker_soon(self) -> None:
-        """Start JAX after the window is on screen (next event-loop turn)."""
-        QTimer.singleShot(0, self.start_worker)
+        """Read the model with NumPy at once and load JAX on a thread; the worker starts after.
+
+        The first strokes are answered by the NumPy preview (see gui/quick_start.py)
+        while JAX imports, instead of waiting seconds for it. Both begin on the next
+        event-loop turn, after the window has painted.
+        """
+        QTimer.singleShot(0, self._start_quickly)
+
+    def _start_quickly(self) -> None:
+        if self._closing or self._jax_loader is not None or self.worker is not None:
+            return
+        from mnist_desktop.gui.quick_start import JaxLoader, NumpyPreview
+
+        self._preview = NumpyPreview.load(self._startup_model_path())
+        if self._preview is not None:
+            self.prediction_view.set_class_names(self._preview.class_names)
+            self.model_label.setText(f"Model: {self._preview.name} · starting JAX…")
+            self._update_prediction()
+        self._jax_loader = JaxLoader(self)
+        self._jax_loader.finished.connect(self.start_worker)
+        self._jax_loader.start()
+
+    def _startup_model_path(self) -> str:
+        return str(self._initial_model or self.settings.value("model/last", "") or bundled_model_path())
 
     def start_worker(self) -> None:
-        if self.worker is not None:
+        if self.worker is not None or self._closing:
             return
         from mnist_desktop.core.jax_setup import configure_jax, device_description
         from mnist_desktop.gui.worker import Worker
@@ -194,7 +218,7 @@ class MainWindow(QMainWindow):
         self.thread.start()
         self.device_label.setText(f"Device: {device_description()}")
         self.workerStarted()
-        self.load_model(str(self._initial_model or self.settings.value("model/last", "") or bundled_model_path()))
+        self.load_model(self._startup_model_path())
 
     def workerStarted(self) -> None:
         """Hook for panels that connect to the worker (they attach after it exists)."""
@@ -212,6 +236,7 @@ class MainWindow(QMainWindow):
 
     def _on_model_changed(self, info: dict) -> None:
         self.active = info
+        self._preview = None  # the worker serves predictions from now on
         names = list(info.get("class_names") or [str(i) for i in range(10)])
         self.prediction_view.set_class_names(names)
         hyper = (info.get("metadata") or {}).get("hyperparameters") or {}
@@ -232,6 +257,9 @@ class MainWindow(QMainWindow):
         self._update_prediction()
 
     def _on_model_failed(self, path: str, message: str) -> None:
+        if self._preview is not None and not self.active:
+            self.prediction_view.set_probabilities(None)  # it was the failed model's answer
+        self._preview = None
         if self.active:
             self._on_model_changed(self.active)  # restore the status line
         else:
@@ -268,6 +296,8 @@ class MainWindow(QMainWindow):
             self.canvas.set_overlay(None)
         if self.worker is not None:
             self.worker.request_prediction(self.model_input)
+        if self._preview is not None and not self.active:  # JAX is still loading
+            self.prediction_view.set_probabilities(self._preview.predict(self.model_input))
 
     def _on_prediction(self, probabilities: Any, analysis: Any) -> None:
         if self.model_input is None:
@@ -403,6 +433,8 @@ class MainWindow(QMainWindow):
 
     def shutdown_worker(self) -> None:
         """Stop any run and join the worker thread (no 'QThread destroyed while running')."""
+        if self._jax_loader is not None:
+            self._jax_loader.wait()  # an import cannot be interrupted; it ends by itself
         if self.worker is not None:
             self.worker.stop_training()
         if self.thread is not None and self.thread.isRunning():

@@ -22,13 +22,12 @@ import platform
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
 from mnist_desktop.core.errors import CheckpointError
 from mnist_desktop.core.fileio import ZIP_READ_ERRORS, atomic_writer
-from mnist_desktop.core.models.networks import MODELS, param_shapes
 from mnist_desktop.core.data.preprocess import PREPROCESS_VERSION
 
 FORMAT_NAME = "mnist-desktop-checkpoint"
@@ -38,6 +37,36 @@ MAX_ARRAY_BYTES = 64 << 20  # the largest model (MLP) is ~1 MB
 MAX_ENTRIES = 64
 
 Params = dict[str, dict[str, np.ndarray]]
+Shapes = dict[str, dict[str, tuple[tuple[int, ...], str]]]
+
+
+class _NetworkShapes(Mapping[str, Shapes]):
+    """``{architecture: expected parameter shapes}`` of every network in ``core.models.networks``.
+
+    Lazy, because importing the networks imports JAX and Haiku (seconds): the
+    window reads its first model with the NumPy forward's table instead
+    (``numpy_forward.PARAM_SHAPES``) while JAX loads.
+    """
+
+    def __getitem__(self, name: str) -> Shapes:
+        from mnist_desktop.core.models.networks import MODELS, param_shapes
+
+        if name not in MODELS:
+            raise KeyError(name)
+        return param_shapes(name)
+
+    def __iter__(self) -> Iterator[str]:
+        from mnist_desktop.core.models.networks import MODELS
+
+        return iter(MODELS)
+
+    def __len__(self) -> int:
+        from mnist_desktop.core.models.networks import MODELS
+
+        return len(MODELS)
+
+
+NETWORK_SHAPES: Mapping[str, Shapes] = _NetworkShapes()
 
 
 @dataclass
@@ -133,7 +162,7 @@ def _fail(path: Path, what: str) -> CheckpointError:
     return CheckpointError(f"{path} is not a usable mnist-desktop model: {what}")
 
 
-def _read_metadata(path: Path, zf: zipfile.ZipFile) -> dict[str, Any]:
+def _read_metadata(path: Path, zf: zipfile.ZipFile, architectures: Mapping[str, Shapes]) -> dict[str, Any]:
     try:
         info = zf.getinfo("metadata.json")
     except KeyError:
@@ -152,8 +181,8 @@ def _read_metadata(path: Path, zf: zipfile.ZipFile) -> dict[str, Any]:
     if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
         raise _fail(path, f"format_version {str(version)[:20]} is not supported (this app reads ≤ {FORMAT_VERSION}); update mnist-desktop")
     model = meta.get("model")
-    if not isinstance(model, str) or model not in MODELS:
-        raise _fail(path, f"unknown model architecture {str(model)[:60]!r} (known: {', '.join(MODELS)})")
+    if not isinstance(model, str) or model not in architectures:
+        raise _fail(path, f"unknown model architecture {str(model)[:60]!r} (known: {', '.join(architectures)})")
     names = meta.get("class_names", [str(i) for i in range(10)])
     if not (isinstance(names, list) and len(names) == 10 and all(isinstance(n, str) and 0 < len(n) <= 64 for n in names)):
         raise _fail(path, "'class_names' must be a list of 10 short strings")
@@ -175,12 +204,13 @@ def _read_array(path: Path, zf: zipfile.ZipFile, entry: str) -> np.ndarray:
         raise _fail(path, f"{entry} is not a valid array ({err})") from None
 
 
-def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+def load_checkpoint(path: str | os.PathLike, architectures: Mapping[str, Shapes] = NETWORK_SHAPES) -> Checkpoint:
     """Read and validate a checkpoint; anything wrong raises :class:`CheckpointError`.
 
     Validation: the metadata names a known architecture, and every parameter the
     architecture needs is present with the exact shape and dtype, finite, with no
-    extra or missing entries.
+    extra or missing entries. ``architectures`` says which are known and what
+    they need (default: the Haiku networks).
     """
     src = Path(path)
     try:
@@ -195,8 +225,8 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         try:
             if len(zf.infolist()) > MAX_ENTRIES:
                 raise _fail(src, f"it has {len(zf.infolist())} entries (limit {MAX_ENTRIES})")
-            meta = _read_metadata(src, zf)
-            expected = param_shapes(meta["model"])
+            meta = _read_metadata(src, zf, architectures)
+            expected = architectures[meta["model"]]
             params: Params = {}
             entries = {n for n in zf.namelist() if n.startswith("params/")}
             wanted = {f"params/{m}/{p}.npy" for m, group in expected.items() for p in group}
