@@ -36,6 +36,14 @@ from mnist_desktop.core.jax_setup import configure_jax  # noqa: E402
 
 configure_jax()
 
+@pytest.fixture(autouse=True)
+def _own_run_history(tmp_path, monkeypatch):
+    """Each test starts with an empty saved run history of its own (runs persist across restarts)."""
+    from mnist_desktop.core.training import run_log
+
+    monkeypatch.setattr(run_log, "default_log_path", lambda: tmp_path / "runs.json")
+
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 

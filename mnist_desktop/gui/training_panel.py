@@ -122,7 +122,7 @@ class TrainingPanel(QWidget):
         self.history.selectionChanged.connect(lambda records: self.chart.show_runs(self.run, records))
         self.history.useSettingsRequested.connect(self.use_settings)
         self.history.useModelRequested.connect(self.use_model)
-        history_box = QGroupBox("Runs this session")
+        history_box = QGroupBox("Runs")
         history_layout = QVBoxLayout(history_box)
         history_layout.setContentsMargins(6, 6, 6, 6)
         history_layout.addWidget(self.history)
@@ -193,7 +193,7 @@ class TrainingPanel(QWidget):
             self.form.revalidate()
             return
         self.window.settings.setValue(SETTINGS_KEY, json.dumps(values))
-        record = RunRecord(number=len(self.history.runs()) + 1, config=values,
+        record = RunRecord(number=self.history.next_number(), config=values,
                            dataset_title=DATASET_SHORT.get(values["dataset"], values["dataset"]))
         self.run = record
         self._stop_requested = False
