@@ -56,6 +56,9 @@ class MainWindow(QMainWindow):
         self.model_input: np.ndarray | None = None
         self._closing = False
         self._preview: Any = None  # quick_start.NumpyPreview until the worker has the model
+        self.quit_guard: Any = None  # quit_prompt.QuitGuard, made with the worker
+        self._quit_confirmed = False
+        self.saved_runs: set[int] = set()  # runs whose model was saved to a file this session
         self._jax_loader: QThread | None = None
 
         self.canvas = DrawingCanvas()
@@ -215,6 +218,9 @@ class MainWindow(QMainWindow):
         w.prediction.connect(self._on_prediction)
         w.error.connect(self._on_worker_error)
         w.busy.connect(self._on_busy)
+        from mnist_desktop.gui.quit_prompt import make_quit_guard
+
+        self.quit_guard = make_quit_guard(self)
         self.thread.start()
         self.device_label.setText(f"Device: {device_description()}")
         self.workerStarted()
@@ -323,17 +329,22 @@ class MainWindow(QMainWindow):
         if path:
             self.save_model(path)
 
-    def save_model(self, path: str) -> bool:
-        """Save the active model; errors are shown and the old file stays intact."""
+    def save_model(self, path: str, info: dict[str, Any] | None = None) -> bool:
+        """Save the active model (or ``info``'s: a run's); errors are shown and the old file stays intact."""
         from mnist_desktop.core.models.checkpoints import save_checkpoint
 
-        meta = dict(self.active.get("metadata") or {})
-        meta.update(dataset=self.active.get("dataset", "mnist"), class_names=self.active.get("class_names"))
+        model = self.active if info is None else info
+        meta = dict(model.get("metadata") or {})
+        meta.update(dataset=model.get("dataset", "mnist"), class_names=model.get("class_names"))
         try:
-            save_checkpoint(path, self.active["model_name"], self.active["params"], meta)
+            save_checkpoint(path, model["model_name"], model["params"], meta)
         except MnistDesktopError as err:
             QMessageBox.warning(self, "Could not save model", str(err))
             return False
+        if model is self.active:
+            self.active["path"] = str(path)  # written: quitting loses nothing now
+        if isinstance(model.get("run_number"), int):
+            self.saved_runs.add(model["run_number"])
         self.settings.setValue("dirs/model", str(Path(path).parent))
         self.statusBar().showMessage(f"Saved model to {path}", 5000)
         return True
@@ -422,6 +433,9 @@ class MainWindow(QMainWindow):
                 bar.setUsesScrollButtons(True)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.quit_guard is not None and not self._quit_confirmed and not self.quit_guard.may_close():
+            event.ignore()  # the person chose Cancel, a save dialog was cancelled, or a run is stopping first
+            return
         self._closing = True
         self._throttle.stop()
         self.settings.setValue("window/geometry", self.saveGeometry())

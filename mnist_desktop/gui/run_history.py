@@ -160,6 +160,7 @@ class RunRecord:
             self.model_name_for_save = default_model_path(self.model, self.dataset).stem
         return {
             "name": self.model_name_for_save,
+            "run_number": self.number,  # File → Save and the quit prompt know which run a model is
             "class_names": list(self.class_names),
             "dataset": self.dataset,
             "test_accuracy": self.test_accuracy,

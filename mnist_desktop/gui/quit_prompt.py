@@ -1,0 +1,180 @@
+"""“Save the model?” when quitting would lose a trained model or cut a run short.
+
+Trained weights live only in memory until File → Save Model… writes them (the
+run history keeps numbers, not weights), so closing the window used to lose a
+run's model without a word. :class:`QuitGuard` asks first — Save / Discard /
+Cancel — and during a run stops it cleanly (the worker finishes its step and
+hands back the weights so far) before saving or quitting. Cancel keeps the app
+open and the run going.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from mnist_desktop.gui.run_history import RunRecord, format_accuracy
+
+SAVEABLE_STATUSES = ("completed", "stopped")
+
+
+@dataclass
+class UnsavedModel:
+    """A trained model that exists only in memory: what to call it, and what saving needs."""
+
+    title: str
+    info: dict[str, Any]  # model_name, params, metadata, dataset, class_names, run_number (as MainWindow.active)
+
+
+def unsaved_models(active: dict[str, Any], runs: Sequence[RunRecord], saved_runs: set[int]) -> list[UnsavedModel]:
+    """The models quitting now would lose: a trained active model never written to a file,
+    and the latest run's model unless it is that active model or was saved (``saved_runs``:
+    numbers of runs whose model was written this session)."""
+    out: list[UnsavedModel] = []
+    if active.get("params") is not None and not active.get("path"):
+        out.append(UnsavedModel(f"the active model “{active.get('name', 'model')}” (trained, not saved)", active))
+    finished = [r for r in runs if r.status in SAVEABLE_STATUSES and r.params is not None]
+    if finished:
+        latest = finished[-1]
+        if latest.number not in saved_runs and active.get("run_number") != latest.number:
+            info = dict(latest.model_info(), model_name=latest.model, params=latest.params)
+            out.append(UnsavedModel(f"the model of run #{latest.number} ({latest.model}, test accuracy "
+                                    f"{format_accuracy(latest.test_accuracy)})", info))
+    return out
+
+
+def prompt_text(running: str, models: Sequence[UnsavedModel]) -> tuple[str, str]:
+    """(question, details) for the message box."""
+    if running:
+        question = f"{running} is still training. Stop it and save its model before quitting?"
+    elif len(models) == 1:
+        question = f"Save {models[0].title} before quitting?"
+    else:
+        question = "Save the trained models before quitting?"
+    lines = [f"• {m.title}" for m in models] if len(models) > 1 or (running and models) else []
+    details = "\n".join(lines + ["Discard quits without saving; the runs table keeps every run's numbers, "
+                                 "not its weights."])
+    return question, details
+
+
+class QuitGuard(QObject):
+    """Decides whether the window may close now; may stop a run and close it later.
+
+    ``running()`` names the run in progress ("" when none), ``stop_run()`` asks it
+    to stop, ``run_ended`` is a signal emitted when it has; ``models()`` lists
+    what would be lost and ``save(model)`` asks where to save one (False if the
+    person cancelled or it failed); ``close()`` closes the window for good.
+    """
+
+    def __init__(self, parent: QWidget, *, running: Callable[[], str], stop_run: Callable[[], None], run_ended: Any,
+                 models: Callable[[], list[UnsavedModel]], save: Callable[[UnsavedModel], bool],
+                 close: Callable[[], None]) -> None:
+        super().__init__(parent)
+        self._parent = parent
+        self._running, self._stop_run, self._models, self._save, self._close = running, stop_run, models, save, close
+        self._then_save: bool | None = None  # set while waiting for a stopped run: save after it ends?
+        run_ended.connect(self._on_run_ended)
+
+    @property
+    def waiting(self) -> bool:
+        """True while a run is being stopped before the window closes."""
+        return self._then_save is not None
+
+    def may_close(self) -> bool:
+        """Ask if needed; True means close now, False means stay (or close later by itself)."""
+        if self.waiting:
+            return False  # already stopping the run to quit
+        running, models = self._running(), self._models()
+        if not running and not models:
+            return True
+        choice = self._ask(running, models)
+        if choice == QMessageBox.StandardButton.Cancel:
+            return False
+        if choice != QMessageBox.StandardButton.Save:
+            return True  # Discard: closing stops a run cleanly (shutdown_worker) and quits
+        if running:  # the run's weights arrive when it has stopped: save them then
+            self._then_save = True
+            self._stop_run()
+            return False
+        return self._save_all(models)
+
+    def _ask(self, running: str, models: list[UnsavedModel]) -> QMessageBox.StandardButton:
+        question, details = prompt_text(running, models)
+        box = QMessageBox(QMessageBox.Icon.Question, "Quit MNIST Desktop", question,
+                          QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                          | QMessageBox.StandardButton.Cancel, self._parent)
+        box.setObjectName("quit-prompt")
+        box.setInformativeText(details)
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        box.setEscapeButton(QMessageBox.StandardButton.Cancel)
+        if running:
+            box.button(QMessageBox.StandardButton.Save).setText("Stop and Save…")
+            box.button(QMessageBox.StandardButton.Discard).setText("Stop and Quit")
+        elif models:
+            box.button(QMessageBox.StandardButton.Save).setText("Save…")
+            box.button(QMessageBox.StandardButton.Discard).setText("Quit without Saving")
+        return QMessageBox.StandardButton(box.exec())
+
+    def _save_all(self, models: list[UnsavedModel]) -> bool:
+        return all(self._save(model) for model in models)  # stops at the first cancelled dialog
+
+    def _on_run_ended(self, *_args: Any) -> None:
+        if self._then_save is None:
+            return
+        # after every other slot of the signal (the training panel records the run's weights first)
+        QTimer.singleShot(0, self._finish_quit)
+
+    def _finish_quit(self) -> None:
+        if self._then_save is None:
+            return
+        if self._running():  # the worker thread is still leaving the run
+            QTimer.singleShot(20, self._finish_quit)
+            return
+        then_save, self._then_save = self._then_save, None
+        if then_save and not self._save_all(self._models()):
+            return  # the person cancelled a save dialog: stay open
+        self._close()
+
+
+def make_quit_guard(window: Any) -> QuitGuard:
+    """The guard for the main window (call once its worker exists: runs end through it)."""
+    from pathlib import Path
+
+    from PySide6.QtWidgets import QFileDialog
+
+    from mnist_desktop.core.paths import user_data_dir
+    from mnist_desktop.gui.main_window import MODEL_FILTER
+
+    def history_runs() -> list[RunRecord]:
+        history = getattr(_training_panel(window), "history", None)
+        return history.runs() if history is not None else []
+
+    def running() -> str:
+        if window.worker is None or not window.worker.is_training():
+            return ""
+        run = getattr(_training_panel(window), "run", None)
+        if run is not None and not run.finished:
+            return f"Run #{run.number} ({run.model})"
+        return "A fine-tuning run"
+
+    def save(model: UnsavedModel) -> bool:
+        folder = Path(window._dialog_dir("model", user_data_dir() / "models"))
+        path, _ = QFileDialog.getSaveFileName(window, f"Save {model.title}", str(folder / f"{model.info.get('name', 'model')}.ckpt"),
+                                              MODEL_FILTER)
+        return bool(path) and window.save_model(path, model.info)
+
+    def close() -> None:
+        window._quit_confirmed = True
+        window.close()
+
+    return QuitGuard(window, running=running, stop_run=window.worker.stop_training, run_ended=window.worker.trainFinished,
+                     models=lambda: unsaved_models(window.active, history_runs(), window.saved_runs), save=save,
+                     close=close)
+
+
+def _training_panel(window: Any) -> Any:
+    dock = window.docks.get("training")
+    return dock.widget() if dock is not None else None
