@@ -39,22 +39,23 @@ def test_first_stroke_is_read_while_jax_still_loads(qtbot, tmp_path, held_jax):
     qtbot.addWidget(window)
     window.show()
     window.start_worker_soon()
-    qtbot.waitUntil(lambda: window._preview is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: window.session._preview is not None, timeout=10_000)
     assert window.model_label.text() == "Model: default · starting JAX…"
 
     drag(qtbot, window.canvas, [canvas_point(window.canvas, 0.5, y) for y in (0.15, 0.85)])  # a 1
     qtbot.waitUntil(lambda: window.prediction_view.predicted_label() is not None, timeout=5_000)
-    assert window.worker is None and not window.active  # answered without JAX
+    assert window.worker is None and window.session.model is None  # answered without JAX
     assert window.prediction_view.predicted_label() == 1
     numpy_answer = window.prediction_view.probabilities().copy()
 
     held_jax.set()  # JAX arrives: the worker takes over with the same answer
-    qtbot.waitUntil(lambda: bool(window.active), timeout=60_000)
-    assert window._preview is None
+    qtbot.waitUntil(lambda: window.session.model is not None, timeout=60_000)
+    assert window.session._preview is None
     qtbot.waitUntil(lambda: "test accuracy" in window.model_label.text(), timeout=5_000)
     from mnist_desktop.core.analysis.insight import predict_one
 
-    jax_answer = np.asarray(predict_one(window.active["model_name"], window.active["params"], window.model_input))
+    model = window.session.model
+    jax_answer = np.asarray(predict_one(model.model_name, model.params, window.session.model_input))
     np.testing.assert_allclose(numpy_answer, jax_answer, atol=1e-5)
     window.close()
 

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from gui_helpers import click, open_main_window
 from mnist_desktop.core.models.checkpoints import load_checkpoint
+from mnist_desktop.gui.model_session import ActiveModel
 from mnist_desktop.gui.quit_prompt import unsaved_models
 from mnist_desktop.gui.run_history import RunRecord
 from training_helpers import RUN_TIMEOUT_MS, panel_of, set_up_run, wait_finished
@@ -62,14 +63,14 @@ def train_quickly(qtbot, window):
 def test_nothing_to_lose_quits_without_asking(qtbot, window, monkeypatch):
     box = FakeBox(monkeypatch)
     window.close()
-    assert box.shown == [] and not window.isVisible() and window._closing
+    assert box.shown == [] and not window.isVisible() and window.session.closed
 
 
 def test_cancel_keeps_the_app_open_then_save_writes_the_runs_model(qtbot, window, monkeypatch, tmp_path):
     record = train_quickly(qtbot, window)
     box = FakeBox(monkeypatch, Button.Cancel, Button.Save)
     window.close()
-    assert not window._closing and window.isVisible() and window.thread.isRunning()  # Cancel: still open
+    assert not window.session.closed and window.isVisible() and window.worker_thread.isRunning()  # Cancel: still open
     prompt = box.shown[0]
     assert prompt["title"] == "Quit MNIST Desktop"
     assert prompt["text"].startswith("Save the model of run #1 (logreg, test accuracy ")
@@ -80,7 +81,7 @@ def test_cancel_keeps_the_app_open_then_save_writes_the_runs_model(qtbot, window
     asked = save_dialog_answers(monkeypatch, target)
     window.close()
     assert asked and asked[0][0].startswith("Save the model of run #1")
-    assert window._closing and not window.isVisible()
+    assert window.session.closed and not window.isVisible()
     saved = load_checkpoint(target)
     assert saved.model_name == "logreg"
     np.testing.assert_array_equal(saved.params["linear"]["w"], np.asarray(record.params["linear"]["w"]))
@@ -91,7 +92,7 @@ def test_discard_quits_without_a_file(qtbot, window, monkeypatch, tmp_path):
     box = FakeBox(monkeypatch, Button.Discard)
     asked = save_dialog_answers(monkeypatch)
     window.close()
-    assert len(box.shown) == 1 and asked == [] and window._closing
+    assert len(box.shown) == 1 and asked == [] and window.session.closed
 
 
 def test_cancelling_the_save_dialog_keeps_the_app_open(qtbot, window, monkeypatch):
@@ -99,18 +100,18 @@ def test_cancelling_the_save_dialog_keeps_the_app_open(qtbot, window, monkeypatc
     FakeBox(monkeypatch, Button.Save)
     save_dialog_answers(monkeypatch)  # the person closes the file dialog: ""
     window.close()
-    assert not window._closing and window.isVisible()
+    assert not window.session.closed and window.isVisible()
 
 
 def test_a_saved_model_is_not_asked_about_again(qtbot, window, monkeypatch, tmp_path):
     record = train_quickly(qtbot, window)
     panel = panel_of(window)
     click(qtbot, panel.use_model_button)  # the run's model reads the canvas ...
-    qtbot.waitUntil(lambda: window.active.get("run_number") == record.number, timeout=30_000)
+    qtbot.waitUntil(lambda: window.session.model.run_number == record.number, timeout=30_000)
     assert window.save_model(str(tmp_path / "mine.ckpt"))  # ... and File → Save Model… wrote it
     box = FakeBox(monkeypatch)
     window.close()
-    assert box.shown == [] and window._closing
+    assert box.shown == [] and window.session.closed
 
 
 def test_quitting_mid_run_stops_it_cleanly_then_saves(qtbot, window, monkeypatch, tmp_path):
@@ -130,9 +131,9 @@ def test_quitting_mid_run_stops_it_cleanly_then_saves(qtbot, window, monkeypatch
     asked = save_dialog_answers(monkeypatch, target)
     window.close()  # Stop and Save…: the run stops first, then the dialog asks where
     assert window.isVisible()
-    qtbot.waitUntil(lambda: window._closing, timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.session.closed, timeout=RUN_TIMEOUT_MS)
     assert panel.run.status == "stopped" and asked[0][0].startswith("Save the model of run #1")
-    assert not window.thread.isRunning()
+    assert not window.worker_thread.isRunning()
     assert load_checkpoint(target).model_name == "logreg"
 
 
@@ -143,13 +144,13 @@ def test_which_models_would_be_lost():
                        "dataset": "mnist-subset"})
         return record
 
-    from_file = {"name": "default", "path": "/x/default.ckpt", "params": {"w": 1}}
+    from_file = ActiveModel(name="default", model_name="cnn", params={"w": 1}, path="/x/default.ckpt")
     assert unsaved_models(from_file, [], set()) == []
     assert [m.title for m in unsaved_models(from_file, [run(1), run(2)], set())] == [
         "the model of run #2 (mlp, test accuracy 90.00%)"]  # the latest run only
     assert unsaved_models(from_file, [run(1, status="failed")], set()) == []
     assert unsaved_models(from_file, [run(1, params=False)], set()) == []  # a run from an earlier session
     assert unsaved_models(from_file, [run(1)], {1}) == []  # saved this session
-    trained = {"name": "mlp-mnist", "params": {"w": 1}, "run_number": 1}
+    trained = ActiveModel(name="mlp-mnist", model_name="mlp", params={"w": 1}, run_number=1)
     assert [m.title for m in unsaved_models(trained, [run(1)], set())] == [
         "the active model “mlp-mnist” (trained, not saved)"]  # one entry: the run is the active model

@@ -56,7 +56,7 @@ def main() -> int:
         now = time.perf_counter() - T0
         if "first_prediction_s" not in times and window.prediction_view.predicted_label() is not None:
             times["first_prediction_s"] = now
-        if "model_s" not in times and window.active:  # the worker (JAX) has the model
+        if "model_s" not in times and window.session.model is not None:  # the worker (JAX) has the model
             times["model_s"] = now
         if ("model_s" in times and "first_prediction_s" in times) or now > 60:
             app.quit()

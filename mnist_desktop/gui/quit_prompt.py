@@ -16,7 +16,9 @@ from typing import Any, Callable, Sequence
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from mnist_desktop.gui.run_history import RunRecord, format_accuracy
+from mnist_desktop.core.formatting import format_fraction
+from mnist_desktop.gui.model_session import ActiveModel
+from mnist_desktop.gui.run_history import RunRecord
 
 SAVEABLE_STATUSES = ("completed", "stopped")
 
@@ -26,23 +28,23 @@ class UnsavedModel:
     """A trained model that exists only in memory: what to call it, and what saving needs."""
 
     title: str
-    info: dict[str, Any]  # model_name, params, metadata, dataset, class_names, run_number (as MainWindow.active)
+    model: ActiveModel
 
 
-def unsaved_models(active: dict[str, Any], runs: Sequence[RunRecord], saved_runs: set[int]) -> list[UnsavedModel]:
+def unsaved_models(active: ActiveModel | None, runs: Sequence[RunRecord], saved_runs: set[int]) -> list[UnsavedModel]:
     """The models quitting now would lose: a trained active model never written to a file,
     and the latest run's model unless it is that active model or was saved (``saved_runs``:
     numbers of runs whose model was written this session)."""
     out: list[UnsavedModel] = []
-    if active.get("params") is not None and not active.get("path"):
-        out.append(UnsavedModel(f"the active model “{active.get('name', 'model')}” (trained, not saved)", active))
+    if active is not None and active.params is not None and not active.path:
+        out.append(UnsavedModel(f"the active model “{active.name}” (trained, not saved)", active))
     finished = [r for r in runs if r.status in SAVEABLE_STATUSES and r.params is not None]
     if finished:
         latest = finished[-1]
-        if latest.number not in saved_runs and active.get("run_number") != latest.number:
-            info = dict(latest.model_info(), model_name=latest.model, params=latest.params)
+        if latest.number not in saved_runs and (active is None or active.run_number != latest.number):
+            model = ActiveModel.from_info(dict(latest.model_info(), model_name=latest.model, params=latest.params))
             out.append(UnsavedModel(f"the model of run #{latest.number} ({latest.model}, test accuracy "
-                                    f"{format_accuracy(latest.test_accuracy)})", info))
+                                    f"{format_fraction(latest.test_accuracy, 2)})", model))
     return out
 
 
@@ -63,20 +65,37 @@ def prompt_text(running: str, models: Sequence[UnsavedModel]) -> tuple[str, str]
 class QuitGuard(QObject):
     """Decides whether the window may close now; may stop a run and close it later.
 
-    ``running()`` names the run in progress ("" when none), ``stop_run()`` asks it
-    to stop, ``run_ended`` is a signal emitted when it has; ``models()`` lists
-    what would be lost and ``save(model)`` asks where to save one (False if the
-    person cancelled or it failed); ``close()`` closes the window for good.
+    It reads the active model from ``session``, the run in progress from
+    ``runs`` (a RunController) and the listed runs from ``listed_runs()``;
+    ``saved_runs`` holds the numbers of runs whose model was written.
+    ``save(model)`` asks where to save one (False if the person cancelled or it
+    failed); ``close()`` closes the window for good, without asking again.
     """
 
-    def __init__(self, parent: QWidget, *, running: Callable[[], str], stop_run: Callable[[], None], run_ended: Any,
-                 models: Callable[[], list[UnsavedModel]], save: Callable[[UnsavedModel], bool],
-                 close: Callable[[], None]) -> None:
+    def __init__(self, parent: QWidget, *, session: Any, runs: Any, listed_runs: Callable[[], Sequence[RunRecord]],
+                 saved_runs: set[int], save: Callable[[UnsavedModel], bool], close: Callable[[], None]) -> None:
         super().__init__(parent)
         self._parent = parent
-        self._running, self._stop_run, self._models, self._save, self._close = running, stop_run, models, save, close
+        self._session, self._runs, self._listed_runs, self._saved_runs = session, runs, listed_runs, saved_runs
+        self._save, self._close = save, close
         self._then_save: bool | None = None  # set while waiting for a stopped run: save after it ends?
-        run_ended.connect(self._on_run_ended)
+        runs.runEnded.connect(self._on_run_ended)
+
+    def _running(self) -> str:
+        """Which run is in progress ("" when none)."""
+        handle = self._runs.active()
+        if handle is None:
+            return ""
+        record = handle.record
+        return f"Run #{record.number} ({record.model})" if record in self._listed_runs() else "A fine-tuning run"
+
+    def _stop_run(self) -> None:
+        handle = self._runs.active()
+        if handle is not None:
+            handle.stop()
+
+    def _models(self) -> list[UnsavedModel]:
+        return unsaved_models(self._session.model, self._listed_runs(), self._saved_runs)
 
     @property
     def waiting(self) -> bool:
@@ -137,44 +156,3 @@ class QuitGuard(QObject):
         if then_save and not self._save_all(self._models()):
             return  # the person cancelled a save dialog: stay open
         self._close()
-
-
-def make_quit_guard(window: Any) -> QuitGuard:
-    """The guard for the main window (call once its worker exists: runs end through it)."""
-    from pathlib import Path
-
-    from PySide6.QtWidgets import QFileDialog
-
-    from mnist_desktop.core.paths import user_data_dir
-    from mnist_desktop.gui.main_window import MODEL_FILTER
-
-    def history_runs() -> list[RunRecord]:
-        history = getattr(_training_panel(window), "history", None)
-        return history.runs() if history is not None else []
-
-    def running() -> str:
-        if window.worker is None or not window.worker.is_training():
-            return ""
-        run = getattr(_training_panel(window), "run", None)
-        if run is not None and not run.finished:
-            return f"Run #{run.number} ({run.model})"
-        return "A fine-tuning run"
-
-    def save(model: UnsavedModel) -> bool:
-        folder = Path(window._dialog_dir("model", user_data_dir() / "models"))
-        path, _ = QFileDialog.getSaveFileName(window, f"Save {model.title}", str(folder / f"{model.info.get('name', 'model')}.ckpt"),
-                                              MODEL_FILTER)
-        return bool(path) and window.save_model(path, model.info)
-
-    def close() -> None:
-        window._quit_confirmed = True
-        window.close()
-
-    return QuitGuard(window, running=running, stop_run=window.worker.stop_training, run_ended=window.worker.trainFinished,
-                     models=lambda: unsaved_models(window.active, history_runs(), window.saved_runs), save=save,
-                     close=close)
-
-
-def _training_panel(window: Any) -> Any:
-    dock = window.docks.get("training")
-    return dock.widget() if dock is not None else None
