@@ -54,7 +54,7 @@ def test_export_is_the_figure_at_twice_the_screen_resolution_with_a_caption(qtbo
     assert pixels.shape[1] >= 2 * box.width() and pixels.shape[0] >= 2 * box.height()
     # the explanation and the Export button above the plots are not in it: the figure starts at the plots
     assert box.top() > view.export_button.geometry().bottom()
-    caption_band = pixels[-round(view.fontMetrics().height() * scale):]
+    caption_band = pixels[round((figure_export.MARGIN + box.height()) * scale) + 2:]  # below the plots
     background = pixels[0, 0]
     assert (np.abs(caption_band - background).sum(axis=2) > 60).any()  # the caption line is drawn
 
