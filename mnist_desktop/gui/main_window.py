@@ -15,6 +15,7 @@ import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, Qt, QThread, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
@@ -85,6 +86,10 @@ class MainWindow(QMainWindow):
         from mnist_desktop.gui.docks import create_docks
 
         create_docks(self)
+        self._default_dock_state = self.saveState()  # View → Reset Layout goes back to this
+        from mnist_desktop.gui.image_drop import CanvasDropTarget
+
+        CanvasDropTarget(self.canvas, self.load_image_file)  # drop a picture file or image on the canvas
         self._restore_settings()
         self.restore_dock_state()
 
@@ -134,6 +139,10 @@ class MainWindow(QMainWindow):
         self.save_drawing_action = action("Save &Drawing…", self.save_drawing_dialog, "Ctrl+Shift+S", "Save the canvas as PNG")
         self.quit_action = action("&Quit", self.close, QKeySequence.StandardKey.Quit, "Quit MNIST Desktop")
         self.about_action = action("&About MNIST Desktop", self.show_about)
+        self.paste_image_action = action("&Paste Image", self.paste_image, QKeySequence.StandardKey.Paste,
+                                         "Put a copied picture or image file on the canvas")
+        self.reset_layout_action = action("&Reset Layout", self.reset_layout, None, "Put every panel back where it started")
+        self.shortcuts_action = action("&Keyboard Shortcuts…", self.show_shortcuts, "Ctrl+/", "Every shortcut, from the menus")
         for act in (self.canvas.undo_action, self.canvas.redo_action, self.canvas.clear_action,
                     self.canvas.eraser_action, self.canvas.grid_action):
             act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -147,12 +156,15 @@ class MainWindow(QMainWindow):
                     self.load_image_action, self.save_drawing_action, None, self.quit_action):
             file_menu.addSeparator() if act is None else file_menu.addAction(act)
         edit_menu = bar.addMenu("&Edit")
-        for act in (self.canvas.undo_action, self.canvas.redo_action, self.canvas.clear_action, None, self.canvas.eraser_action):
+        for act in (self.canvas.undo_action, self.canvas.redo_action, self.canvas.clear_action, None,
+                    self.paste_image_action, None, self.canvas.eraser_action):
             edit_menu.addSeparator() if act is None else edit_menu.addAction(act)
         self.view_menu = bar.addMenu("&View")
         self.view_menu.addAction(self.canvas.grid_action)
+        self.view_menu.addAction(self.reset_layout_action)
         self.view_menu.addSeparator()
         help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.shortcuts_action)
         help_menu.addAction(self.about_action)
 
         tools = QToolBar("Main toolbar")
@@ -363,6 +375,25 @@ class MainWindow(QMainWindow):
     def load_picture(self, image: np.ndarray) -> None:
         """Put a grey picture (any polarity) on the canvas as white ink on black."""
         self.session.show_picture(image)
+
+    def paste_image(self) -> None:
+        """Edit → Paste Image (Ctrl+V): a copied picture, or a copied image file, onto the canvas."""
+        from mnist_desktop.gui.image_drop import deliver, image_source
+
+        if not deliver(image_source(QApplication.clipboard().mimeData()), self.load_image_file):
+            self.statusBar().showMessage("Nothing to paste: copy a picture or an image file first", 5000)
+
+    def reset_layout(self) -> None:
+        """View → Reset Layout: every dock back in its place, shown, docked and tabbed as at first start."""
+        for dock in self.docks.values():
+            dock.setFloating(False)
+        self.restoreState(self._default_dock_state)
+        QTimer.singleShot(0, self._unelide_dock_tabs)
+
+    def show_shortcuts(self) -> None:
+        from mnist_desktop.gui.shortcuts_dialog import ShortcutsDialog
+
+        ShortcutsDialog(self).exec()
 
     def save_drawing_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save drawing", str(Path(self._dialog_dir("image", Path.home())) / "digit.png"), "PNG image (*.png)")
