@@ -76,6 +76,7 @@ def test_cancel_keeps_the_app_open_then_save_writes_the_runs_model(qtbot, window
     assert prompt["text"].startswith("Save the model of run #1 (logreg, test accuracy ")
     assert sorted(prompt["buttons"]) == ["Cancel", "Quit without Saving", "Save…"]
     assert prompt["default"] == "Save…" and prompt["escape"] == "Cancel"
+    assert prompt["details"].startswith("Quit without Saving closes the app")  # the button's own words
 
     target = tmp_path / "kept.ckpt"
     asked = save_dialog_answers(monkeypatch, target)
@@ -85,6 +86,13 @@ def test_cancel_keeps_the_app_open_then_save_writes_the_runs_model(qtbot, window
     saved = load_checkpoint(target)
     assert saved.model_name == "logreg"
     np.testing.assert_array_equal(saved.params["linear"]["w"], np.asarray(record.params["linear"]["w"]))
+
+
+def test_a_box_closed_without_an_answer_counts_as_cancel(qtbot, window, monkeypatch):
+    train_quickly(qtbot, window)
+    FakeBox(monkeypatch, Button.NoButton)  # e.g. the dialog closed by the window manager
+    window.close()
+    assert not window.session.closed and window.isVisible()
 
 
 def test_discard_quits_without_a_file(qtbot, window, monkeypatch, tmp_path):

@@ -57,7 +57,8 @@ def prompt_text(running: str, models: Sequence[UnsavedModel]) -> tuple[str, str]
     else:
         question = "Save the trained models before quitting?"
     lines = [f"• {m.title}" for m in models] if len(models) > 1 or (running and models) else []
-    details = "\n".join(lines + ["Discard quits without saving; the runs table keeps every run's numbers, "
+    quit_button = "Stop and Quit ends the run and" if running else "Quit without Saving"
+    details = "\n".join(lines + [f"{quit_button} closes the app; the runs table keeps every run's numbers, "
                                  "not its weights."])
     return question, details
 
@@ -110,10 +111,10 @@ class QuitGuard(QObject):
         if not running and not models:
             return True
         choice = self._ask(running, models)
-        if choice == QMessageBox.StandardButton.Cancel:
-            return False
+        if choice == QMessageBox.StandardButton.Discard:
+            return True  # closing stops a run cleanly (shutdown_worker) and quits
         if choice != QMessageBox.StandardButton.Save:
-            return True  # Discard: closing stops a run cleanly (shutdown_worker) and quits
+            return False  # Cancel, or the box was closed some other way: nothing is lost
         if running:  # the run's weights arrive when it has stopped: save them then
             self._then_save = True
             self._stop_run()

@@ -118,7 +118,7 @@ class ShortcutsDialog(QDialog):
         layout.addWidget(table, 1)
         layout.addWidget(buttons)
         rows_height = sum(table.rowHeight(r) for r in range(table.rowCount())) + header.height() + 6
-        self.resize(460, min(640, rows_height + 110))
+        self.resize(max(520, table.horizontalHeader().sectionSize(1) + 360), min(680, rows_height + 120))
 
     def rows(self) -> list[tuple[str, str]]:
         """(action, keys) as the table shows them (section headings have no keys)."""
