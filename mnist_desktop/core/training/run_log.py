@@ -18,7 +18,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 from mnist_desktop.core.fileio import atomic_write_bytes
 from mnist_desktop.core.paths import user_data_dir
