@@ -34,6 +34,7 @@ def _process_start() -> float:
 
 
 T0 = _process_start()
+GIVE_UP_S = 90  # after the window is visible; a loaded machine with a cold disk cache needs long
 
 
 def main() -> int:
@@ -58,8 +59,9 @@ def main() -> int:
             times["first_prediction_s"] = now
         if "model_s" not in times and window.session.model is not None:  # the worker (JAX) has the model
             times["model_s"] = now
-        if ("model_s" in times and "first_prediction_s" in times) or now > 60:
-            app.quit()
+        if ("model_s" in times and "first_prediction_s" in times) or now > times["visible_s"] + GIVE_UP_S:
+            # queued: a quit() before app.exec() has started would be lost and the probe never end
+            QTimer.singleShot(0, app.quit)
             return
         QTimer.singleShot(2, poll)
 
