@@ -327,6 +327,7 @@ class PredictionView(QWidget):
         super().__init__(parent)
         self._placeholder = "Draw a digit"
         self._invalid = False
+        self._kind = ""  # "Fashion-MNIST model" when the model does not read digits
         self._headline = _Headline()
         self._bars = _ProbabilityBars()
         layout = QVBoxLayout(self)
@@ -356,6 +357,11 @@ class PredictionView(QWidget):
             probabilities = None
         self._bars.updateGeometry()
         self.set_probabilities(probabilities)
+
+    def set_model_kind(self, kind: str) -> None:
+        """Name a model that is not a digit model in every answer ("Fashion-MNIST model: Coat"); "" for digits."""
+        self._kind = kind
+        self._refresh()
 
     def set_note(self, text: str) -> None:
         """A small line under the bars about the model (e.g. :func:`label_smoothing_note`); "" hides it."""
@@ -420,7 +426,8 @@ class PredictionView(QWidget):
             self.setAccessibleDescription(self.shown_text())
         else:
             assert self._bars.probabilities is not None
-            self._headline.label = self._bars.names[label]
+            name = self._bars.names[label]
+            self._headline.label = f"{self._kind}: {name}" if self._kind else name
             self._headline.confidence = format_probability(float(self._bars.probabilities[label]))
             self.setAccessibleDescription(
                 f"Predicted {self._headline.label} with {self._headline.confidence} confidence"

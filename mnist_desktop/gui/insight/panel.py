@@ -10,6 +10,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from mnist_desktop.gui.figure_export import FigureCaption, export_figure
+from mnist_desktop.gui.settings_access import read_setting
 
 
 class InsightPanel(QWidget):
@@ -129,7 +130,7 @@ class InsightPanel(QWidget):
 
     def export_dialog(self) -> None:
         settings = QSettings()
-        folder = Path(str(settings.value("dirs/export", str(Path.home()))))
+        folder = Path(str(read_setting(settings, "dirs/export", str(Path.home()))))
         path, _ = QFileDialog.getSaveFileName(self, "Export view as PNG", str(folder / f"{self.export_name}.png"),
                                               "PNG image (*.png)")
         if not path:
