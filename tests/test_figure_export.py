@@ -88,7 +88,10 @@ def _caption_boxes(view) -> QRect:
 
 
 def test_evaluation_caption_names_the_evaluated_test_set(qtbot, window):
-    view = shown(qtbot, window, "evaluation")
+    dock = window.docks["evaluation"]
+    dock.show()
+    dock.raise_()
+    view = dock.widget()  # before an evaluation it shows a sentence, not a plot: only the caption is tested
     assert view.figure_dataset() == ""  # not evaluated yet: the model's training set is named
     view.result = {"dataset": "mnist-subset", "dataset_title": "MNIST subset"}
     assert view.figure_caption().dataset == "MNIST subset test set"
