@@ -36,6 +36,27 @@ from mnist_desktop.core.jax_setup import configure_jax  # noqa: E402
 
 configure_jax()
 
+@pytest.fixture(autouse=True)
+def _own_run_history(tmp_path, monkeypatch):
+    """Each test starts with an empty saved run history of its own (runs persist across restarts)."""
+    from mnist_desktop.core.training import run_log
+
+    monkeypatch.setattr(run_log, "default_log_path", lambda: tmp_path / "runs.json")
+
+
+@pytest.fixture(autouse=True)
+def _quit_without_asking(request, monkeypatch):
+    """Closing a window with a trained model asks "Save?" in a modal box; tests that are not
+    about that prompt answer Discard (tests marked ``quit_prompt`` drive the real box)."""
+    if request.node.get_closest_marker("quit_prompt"):
+        return
+    from PySide6.QtWidgets import QMessageBox
+
+    from mnist_desktop.gui.quit_prompt import QuitGuard
+
+    monkeypatch.setattr(QuitGuard, "_ask", lambda self, running, models: QMessageBox.StandardButton.Discard)
+
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 

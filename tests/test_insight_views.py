@@ -89,7 +89,7 @@ def test_export_writes_a_png_atomically(qtbot, fresh, tmp_path):
     target.write_bytes(b"old")
     view.export_png(target)
     with Image.open(target) as png:
-        assert png.format == "PNG" and png.size == (view.width(), view.height())
+        assert png.format == "PNG" and png.size[0] > view.width()  # the figure at ≥ 2× (test_figure_export.py)
     assert [p.name for p in tmp_path.iterdir()] == ["weights.png"]  # no temp file left behind
 
 

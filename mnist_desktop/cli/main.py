@@ -126,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     deeper.add_parsers(sub)
 
+    runs = sub.add_parser("runs", help="the training runs the app remembers (its Runs table), or export them as CSV")
+    runs.add_argument("--csv", type=Path, default=None, metavar="FILE", help="write them as CSV to FILE ('-': standard output)")
+
+    desktop = sub.add_parser("desktop-entry", help="add MNIST Desktop to this user's Linux application menu")
+    desktop.add_argument("--remove", action="store_true", help="remove the menu entry and icons again")
+
     bench = sub.add_parser("bench", help="benchmark training speed, inference latency and memory")
     bench.add_argument("suite", nargs="?", default="all", help="all (default), train, inference, analysis, startup, stall, torch, soak")
     bench.add_argument("--data", type=Path, default=None, help="folder with the full datasets")
@@ -355,6 +361,45 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return run_app(getattr(args, "model", None))
 
 
+def cmd_runs(args: argparse.Namespace) -> int:
+    from mnist_desktop.core.training import run_log
+
+    runs, warning = run_log.load_run_log()
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.csv is not None:
+        if str(args.csv) == "-":
+            sys.stdout.write(run_log.runs_to_csv(runs))
+            return 0
+        try:
+            run_log.write_csv(runs, args.csv)
+        except OSError as err:
+            raise MnistDesktopError(f"could not write {args.csv}: {err.strerror or err}") from None
+        print(f"{len(runs)} runs written to {args.csv}")
+        return 0
+    if not runs:
+        print(f"no runs saved yet ({run_log.default_log_path()}); train in the app and they are kept here")
+        return 0
+    for run in runs:
+        config = run["config"]
+        test = run.get("test_accuracy")
+        print(f"#{run['number']:<4} {config.get('model', '?'):7} {config.get('dataset', '?'):14} "
+              f"{run.get('status', ''):10} test {'–' if test is None else f'{test:.2%}'}")
+    return 0
+
+
+def cmd_desktop_entry(args: argparse.Namespace) -> int:
+    from mnist_desktop.core import desktop_entry
+
+    if args.remove:
+        removed = desktop_entry.remove_desktop_entry()
+        print("\n".join(f"removed {p}" for p in removed) or "no desktop entry was installed")
+        return 0
+    files = desktop_entry.install_desktop_entry(desktop_entry.find_launcher())
+    print(f"menu entry: {files.entry}\nicons: {files.svg_icon}, {files.png_icon}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from mnist_desktop.bench.suite import run_bench
 
@@ -370,6 +415,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 COMMANDS = {
     "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "finetune": cmd_finetune,
     "download": cmd_download, "gui": cmd_gui, "bench": cmd_bench, "export": cmd_export, "sweep": cmd_sweep,
+    "desktop-entry": cmd_desktop_entry, "runs": cmd_runs,
 }
 
 

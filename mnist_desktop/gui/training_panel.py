@@ -200,7 +200,7 @@ class TrainingPanel(QWidget):
         them next session's settings (a sweep's points are not). None if busy."""
         if self.state != "idle" or self.worker is None or self._foreign_run():
             return None
-        record = RunRecord(number=len(self.history.runs()) + 1, config=values,
+        record = RunRecord(number=self.history.next_number(), config=values,
                            dataset_title=DATASET_SHORT.get(values["dataset"], values["dataset"]))
         handle = self.runs.start(record, values)
         if handle is None:
