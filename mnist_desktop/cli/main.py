@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from mnist_desktop.cli import doubt_commands
 from mnist_desktop.core.errors import ConfigError, MnistDesktopError
 
 DATASET_CHOICES = ("mnist", "fashion-mnist", "mnist-subset")
@@ -68,12 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, default=None, help="where to save the model (default: user data folder)")
     train.add_argument("--json", action="store_true", help="print one final JSON line with the results")
     train.add_argument("--track-test", action="store_true", help="also measure test accuracy after every epoch (time-to-accuracy curve)")
+    train.add_argument("--outlier-exposure", type=_positive_float, default=None, metavar="WEIGHT",
+                       help="weight of the uniform-answer loss on generated non-digits (default 0.5; 0 turns it off)")
 
     evaluate = sub.add_parser("evaluate", help="test accuracy and confusion matrix of a model")
     data_args(evaluate)
     evaluate.add_argument("--model", type=Path, default=None, help="model file (default: the bundled model)")
     evaluate.add_argument("--drawn", action="store_true", help="also evaluate on synthetic mouse-drawn digits")
     evaluate.add_argument("--json", action="store_true")
+    doubt_commands.add_evaluate_arguments(evaluate)
+    doubt_commands.add_arguments(sub, data_args)
 
     predict = sub.add_parser("predict", help="read digits from image files")
     predict.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
@@ -126,6 +131,7 @@ def _config_from_args(args: argparse.Namespace):
             "optimizer": args.optimizer, "learning_rate": args.lr, "batch_size": args.batch_size,
             "epochs": args.epochs, "validation_split": args.val_split, "seed": args.seed,
             "weight_decay": args.weight_decay, "schedule": args.schedule, "label_smoothing": args.label_smoothing,
+            "outlier_exposure": args.outlier_exposure,
         }.items() if v is not None
     }
     if args.augment:
@@ -181,13 +187,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         from mnist_desktop.core.training.data_prep import add_synthetic_drawn
 
         add_synthetic_drawn(data, args.synthetic_drawn, config.seed)
+    from mnist_desktop.core.training.data_prep import prepare_doubt_data
+
+    data = prepare_doubt_data(data, config.outlier_exposure, config.seed)
     trainer = Trainer(config, data, track_test=args.track_test)
     err = sys.stderr
     rates: list[float] = []
     epoch_rates: list[float] = []  # samples per second of each whole epoch (the first includes compilation)
     last_epoch_end, last_epoch_step = 0.0, 0
     curve: list[dict[str, float]] = []
-    print(f"Training {config.model} on {dataset.title}: {len(data.train_x)} train, {len(data.val_x)} validation, "
+    held = f", {len(data.holdout_x)} held out for calibration" if len(data.holdout_x) and not len(data.val_x) else ""
+    print(f"Training {config.model} on {dataset.title}: {len(data.train_x)} train, {len(data.val_x)} validation{held}, "
           f"{len(data.test_x)} test images; {trainer.epochs} epoch(s) of {trainer.steps_per_epoch} steps", file=err)
     bar = None
     done = None
@@ -232,7 +242,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
     meta = checkpoint_metadata(config, dataset.name, dataset.class_names, done)
     meta["hyperparameters"].update(drawn_style=args.drawn_style, synthetic_drawn=args.synthetic_drawn)
-    save_checkpoint(out, config.model, done.params, meta)
+    stats = doubt_commands.fit_after_training(config.model, done.params, data, config.seed) if done.status != "diverged" else None
+    save_checkpoint(out, config.model, done.params, meta, doubt=stats)
     print(f"Saved model to {out}", file=err)
     if args.json:
         print(json.dumps({
@@ -244,6 +255,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "epoch_samples_per_s": [round(r) for r in epoch_rates],
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "curve": curve or None,
+            "doubt": None if stats is None else stats.metadata(),
         }))
     return 0 if done.status != "diverged" else 1
 
@@ -260,14 +272,15 @@ def _load_model(path: Path | None):
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from mnist_desktop.core.training.data_prep import train_data_from
-    from mnist_desktop.core.training.evaluation import evaluate
+    from mnist_desktop.core.training.evaluation import batched_logits, evaluate, metrics_from_logits
     from mnist_desktop.core.jax_setup import configure_jax
 
     configure_jax()
     ckpt = _load_model(args.model)
     dataset = _load(args.dataset, args.data_dir, args.download)
     data = train_data_from(dataset)
-    result = evaluate(ckpt.model_name, ckpt.params, data.test_x, data.test_y)
+    logits = batched_logits(ckpt.model_name, ckpt.params, data.test_x)
+    result = metrics_from_logits(logits, data.test_y)
     report: dict[str, Any] = {
         "model": ckpt.model_name, "dataset": dataset.name, "test_accuracy": result.accuracy,
         "test_loss": result.loss, "count": result.count,
@@ -279,6 +292,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
         dx, dy = make_drawn_test_set()
         report["drawn_accuracy"] = evaluate(ckpt.model_name, ckpt.params, dx[..., None], dy).accuracy
+    report["calibration"] = doubt_commands.calibration_report(ckpt, logits, data.test_y)
+    if args.ood:
+        report["ood"] = doubt_commands.ood_evaluation(ckpt, args.ood, data.test_x, _load, args.data_dir, args.download)
     if args.json:
         print(json.dumps(report))
         return 0
@@ -287,6 +303,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
           f"accuracy {result.accuracy:.2%}, loss {result.loss:.4f}")
     if "drawn_accuracy" in report:
         print(f"synthetic mouse-drawn digits: accuracy {report['drawn_accuracy']:.2%}")
+    cal = report["calibration"]
+    if cal["ece_after"] is None:
+        print(f"calibration: ECE (15 bins) {cal['ece_before']:.4f}; this model has no fitted temperature "
+              "(mnist-desktop calibrate adds one)")
+    else:
+        print(f"calibration: ECE (15 bins) {cal['ece_before']:.4f} before, {cal['ece_after']:.4f} after "
+              f"temperature scaling (T = {cal['temperature']:.3f})")
+    if "ood" in report:
+        doubt_commands.print_ood(report["ood"])
     width = max(len(n) for n in names)
     print("per-class accuracy:")
     for name, acc in zip(names, result.per_class_accuracy):
@@ -298,7 +323,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from mnist_desktop.core.training.evaluation import predict_proba
     from mnist_desktop.core.jax_setup import configure_jax
     from mnist_desktop.core.data.preprocess import load_image, to_model_input
 
@@ -308,10 +332,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     failures = 0
     for path in args.images:
         try:
-            x = to_model_input(load_image(path))
+            picture = load_image(path)
+            x = to_model_input(picture)
             if x is None:
                 raise MnistDesktopError(f"{path}: the image is empty (no ink found)")
-            probs = predict_proba(ckpt.model_name, ckpt.params, x[None])[0]
+            probs, doubt_fields = doubt_commands.predict_fields(ckpt, picture, x)
         except MnistDesktopError as err:
             failures += 1
             if args.json:
@@ -322,9 +347,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
         label = int(probs.argmax())
         if args.json:
             print(json.dumps({"file": str(path), "label": label, "class_name": names[label],
-                              "confidence": float(probs[label]), "probabilities": [float(p) for p in probs]}))
+                              "confidence": float(probs[label]), "probabilities": [float(p) for p in probs],
+                              **doubt_fields}))
         else:
-            print(f"{path}: {names[label]} ({probs[label]:.1%})")
+            shown = {"digit": "", "unsure": f", not sure: {names[label]} or {doubt_fields['runner_up']}?",
+                     "not_a_digit": ", doesn't look like a digit"}[doubt_fields["verdict"]]
+            if doubt_fields.get("reason") == "too small":
+                shown = ", too small to read (keep drawing)"
+            print(f"{path}: {names[label]} ({probs[label]:.1%}){shown}")
     return 1 if failures == len(args.images) else 0
 
 
@@ -351,8 +381,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(args)
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    return doubt_commands.cmd_calibrate(args, _load_model, _load)
+
+
 COMMANDS = {
-    "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+    "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "calibrate": cmd_calibrate,
     "download": cmd_download, "gui": cmd_gui, "bench": cmd_bench,
 }
 

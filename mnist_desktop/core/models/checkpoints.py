@@ -9,6 +9,7 @@ Layout inside the zip::
 
     metadata.json                 format, model, dataset, class names, metrics, ...
     params/<module>/<name>.npy    one array per Haiku parameter
+    doubt/<name>.npy              optional: OOD statistics (see core/models/doubt_stats.py)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from mnist_desktop.core.errors import CheckpointError
 from mnist_desktop.core.fileio import ZIP_READ_ERRORS, atomic_writer
 from mnist_desktop.core.models.networks import MODELS, param_shapes
 from mnist_desktop.core.data.preprocess import PREPROCESS_VERSION
+from mnist_desktop.core.models.doubt_stats import DoubtStats, parse_doubt
 
 FORMAT_NAME = "mnist-desktop-checkpoint"
 FORMAT_VERSION = 1
@@ -47,6 +49,8 @@ class Checkpoint:
     model_name: str
     params: Params
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: calibration + OOD statistics; None for models saved before they existed
+    doubt: DoubtStats | None = None
 
     @property
     def class_names(self) -> list[str]:
@@ -94,6 +98,7 @@ def save_checkpoint(
     model_name: str,
     params: Mapping[str, Mapping[str, Any]],
     metadata: Mapping[str, Any] | None = None,
+    doubt: DoubtStats | None = None,
 ) -> Path:
     """Write ``params`` and ``metadata`` to ``path`` atomically; return the path.
 
@@ -112,6 +117,9 @@ def save_checkpoint(
     )
     meta.setdefault("class_names", [str(i) for i in range(10)])
     meta.setdefault("dataset", "mnist")
+    meta.pop("doubt", None)
+    if doubt is not None:
+        meta["doubt"] = _json_safe(doubt.metadata())
     try:
         with atomic_writer(target) as handle:
             with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -121,6 +129,10 @@ def save_checkpoint(
                         buf = io.BytesIO()
                         np.lib.format.write_array(buf, np.asarray(value), allow_pickle=False)
                         zf.writestr(f"params/{module}/{name}.npy", buf.getvalue())
+                for name, value in (doubt.arrays() if doubt is not None else {}).items():
+                    buf = io.BytesIO()
+                    np.lib.format.write_array(buf, value, allow_pickle=False)
+                    zf.writestr(f"doubt/{name}.npy", buf.getvalue())
     except OSError as err:
         raise CheckpointError(
             f"could not save the model to {target}: {err.strerror or err}. "
@@ -222,6 +234,23 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
                     if not np.all(np.isfinite(arr)):
                         raise _fail(src, f"{module}/{name} contains NaN or infinite values")
                     params.setdefault(module, {})[name] = arr
+            doubt = _read_doubt(src, zf, meta)
         except ZIP_READ_ERRORS as err:
             raise _fail(src, f"the archive is damaged ({err})") from None
-    return Checkpoint(meta["model"], params, meta)
+    return Checkpoint(meta["model"], params, meta, doubt)
+
+
+def _read_doubt(path: Path, zf: zipfile.ZipFile, meta: dict[str, Any]) -> DoubtStats | None:
+    """The optional doubt section, validated; None when the model predates it."""
+    entries = [n for n in zf.namelist() if n.startswith("doubt/")]
+    if "doubt" not in meta:
+        if entries:
+            raise _fail(path, "it has doubt/ arrays but no 'doubt' metadata")
+        return None
+    from mnist_desktop.core.models.features import feature_dim
+
+    arrays = {}
+    for entry in entries:
+        name = entry[len("doubt/"):].removesuffix(".npy")
+        arrays[name] = _read_array(path, zf, entry)
+    return parse_doubt(meta["doubt"], arrays, feature_dim(meta["model"]), lambda what: _fail(path, what))
