@@ -120,7 +120,7 @@ def test_doubt_round_trips_through_a_checkpoint_and_is_validated(fitted, tmp_pat
     path = save_checkpoint(tmp_path / "m.ckpt", "logreg", params, {"dataset": "mnist-subset"}, doubt=stats)
     back = load_checkpoint(path)
     assert back.doubt is not None and back.doubt.threshold == pytest.approx(stats.threshold)
-    np.testing.assert_array_equal(back.doubt.whitening, stats.whitening)
+    np.testing.assert_array_equal(back.doubt.ink_whitening, stats.ink_whitening)
     # a model saved without doubt statistics loads with none, and any stale 'doubt' metadata is dropped
     plain = load_checkpoint(save_checkpoint(tmp_path / "old.ckpt", "logreg", params, {"doubt": {"version": 1}}))
     assert plain.doubt is None and "doubt" not in plain.metadata
@@ -147,8 +147,8 @@ def test_doubt_round_trips_through_a_checkpoint_and_is_validated(fitted, tmp_pat
         ("thr", {"change_meta": lambda d: d.update(threshold="high")}, "threshold"),
         ("ver", {"change_meta": lambda d: d.update(version=99)}, "version"),
         ("norm", {"change_meta": lambda d: d["normalisation"].pop("ink")}, "normalisation"),
-        ("shape", {"change_array": ("whitening", np.zeros((3, 3), np.float32))}, "doubt/whitening"),
-        ("nan", {"change_array": ("class_means", np.full((10, 784), np.nan, np.float32))}, "NaN"),
+        ("shape", {"change_array": ("ink_whitening", np.zeros((3, 3), np.float32))}, "doubt/ink_whitening"),
+        ("nan", {"change_array": ("ink_mean", np.full(4, np.nan, np.float32))}, "NaN"),
     ):
         with pytest.raises(CheckpointError, match=words):
             load_checkpoint(rewrite(f"{label}.ckpt", **kwargs))

@@ -50,41 +50,40 @@ def fit_after_training(model_name: str, params: Any, data: Any, seed: int) -> An
     return stats
 
 
-def cmd_calibrate(args: argparse.Namespace, load_model: Any, load_data: Any) -> int:
+def cmd_calibrate(args: argparse.Namespace, load_model: Any, load_data: Any, build_train_data: Any) -> int:
     """Fit the doubt statistics onto a copy of an existing model.
 
-    Held-out digits: the model's own validation split when it recorded one
-    (rebuilt from its seed). A model trained on every training digit has none;
-    then seeded training digits are used and the report says the threshold was
-    fitted on digits the model has seen (it may flag a little more than 2 % of
-    new digits). Retraining with ``mnist-desktop train`` holds digits out properly.
+    Held-out digits: a model from this version of ``train`` (its hyperparameters
+    name ``outlier_exposure``) gets its own hold-out back, by rebuilding its
+    training data from the recorded recipe and seed. An older model gets its
+    validation split, or -- trained on every digit -- seeded training digits,
+    and the report says the threshold was then fitted on digits the model has
+    seen (it may flag a little more than 2 % of new digits).
     """
     from mnist_desktop.core.analysis.doubt import fit_doubt
-    from mnist_desktop.core.data.datasets import split_validation, to_model_array
     from mnist_desktop.core.jax_setup import configure_jax
     from mnist_desktop.core.models.checkpoints import save_checkpoint
-    from mnist_desktop.core.training.data_prep import HOLDOUT
+    from mnist_desktop.core.training.trainer import TrainConfig
 
     if args.out.exists() and args.out.is_dir():
         raise ConfigError("out", f"{args.out} is a folder; give a file name such as {args.out / 'model.ckpt'}")
-    if not args.out.parent.is_dir():
+    if not args.out.resolve().parent.is_dir():
         raise ConfigError("out", f"the folder {args.out.parent} does not exist; create it or choose another --out")
     configure_jax()
     ckpt = load_model(args.model)
     dataset = load_data(ckpt.dataset if ckpt.dataset in ("mnist", "fashion-mnist") else args.dataset, args.data_dir, args.download)
-    hyper = ckpt.metadata.get("hyperparameters") or {}
-    split, seed = float(hyper.get("validation_split") or 0.0), int(hyper.get("seed") or 0)
-    tx, ty, vx, vy = split_validation(dataset.train_images, dataset.train_labels, split, seed)
-    if len(vx):
-        source = "the model's validation split"
-    else:
-        order = np.random.default_rng([seed, 0x40]).permutation(len(tx))
-        vx, vy = tx[order[:HOLDOUT]], ty[order[:HOLDOUT]]
-        source = "training digits the model saw (it recorded no validation split)"
+    hyper = dict(ckpt.metadata.get("hyperparameters") or {})
+    recipe = {k: v for k, v in hyper.items() if k in TrainConfig.__dataclass_fields__}
+    config = TrainConfig.from_dict(dict(recipe, model=ckpt.model_name, outlier_exposure=0.0))
+    data = build_train_data(dataset, config, float(hyper.get("drawn_style") or 0.0), int(hyper.get("synthetic_drawn") or 0))
+    if "outlier_exposure" in hyper or len(data.val_x):
+        source = "the model's validation split" if len(data.val_x) else "the digits its training run held out"
+    else:  # the same seeded digits, but this model trained on them
+        source = "training digits the model saw (it recorded no hold-out)"
         print(f"warning: {source}; the threshold may flag a little more than 2 % of new digits. "
               "Models from `mnist-desktop train` hold digits out for this.", file=sys.stderr)
-    stats = fit_doubt(ckpt.model_name, ckpt.params, to_model_array(tx), ty, to_model_array(vx), vy,
-                      seed=seed, holdout_source=source)
+    stats = fit_doubt(ckpt.model_name, ckpt.params, data.train_x, data.train_y, data.holdout_x, data.holdout_y,
+                      seed=config.seed, holdout_source=source)
     meta = dict(ckpt.metadata)
     for key in ("created", "versions"):
         meta.pop(key, None)

@@ -162,9 +162,27 @@ def checkpoint_metadata(config, dataset_name: str, class_names, done) -> dict[st
     }
 
 
+def build_train_data(dataset, config, drawn_style: float = 0.0, synthetic_drawn: int = 0):
+    """The run's TrainData exactly as ``train`` builds it (deterministic for the config's seed).
+
+    ``calibrate`` rebuilds it to find the digits a run held out for calibration.
+    """
+    from mnist_desktop.core.training.data_prep import prepare_doubt_data, train_data_from
+
+    data = train_data_from(dataset, config.validation_split, config.seed)
+    if drawn_style > 0:
+        from mnist_desktop.core.data.drawn_style import restyle_fraction
+
+        data.train_x = restyle_fraction(data.train_x, drawn_style, config.seed)
+    if synthetic_drawn:
+        from mnist_desktop.core.training.data_prep import add_synthetic_drawn
+
+        add_synthetic_drawn(data, synthetic_drawn, config.seed)
+    return prepare_doubt_data(data, config.outlier_exposure, config.seed)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from mnist_desktop.core.models.checkpoints import save_checkpoint
-    from mnist_desktop.core.training.data_prep import train_data_from
     from mnist_desktop.core.jax_setup import configure_jax
     from mnist_desktop.cli.progress import ProgressBar, format_seconds
     from mnist_desktop.core.training.trainer import DoneEvent, EpochEvent, StepEvent, Trainer
@@ -178,18 +196,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ConfigError("out", f"{out} is a folder; give a file name such as {out / 'model.ckpt'}")
     configure_jax()
     dataset = _load(config.dataset, args.data_dir, args.download)
-    data = train_data_from(dataset, config.validation_split, config.seed)
-    if args.drawn_style > 0:
-        from mnist_desktop.core.data.drawn_style import restyle_fraction
-
-        data.train_x = restyle_fraction(data.train_x, args.drawn_style, config.seed)
-    if args.synthetic_drawn:
-        from mnist_desktop.core.training.data_prep import add_synthetic_drawn
-
-        add_synthetic_drawn(data, args.synthetic_drawn, config.seed)
-    from mnist_desktop.core.training.data_prep import prepare_doubt_data
-
-    data = prepare_doubt_data(data, config.outlier_exposure, config.seed)
+    data = build_train_data(dataset, config, args.drawn_style, args.synthetic_drawn)
     trainer = Trainer(config, data, track_test=args.track_test)
     err = sys.stderr
     rates: list[float] = []
@@ -382,7 +389,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    return doubt_commands.cmd_calibrate(args, _load_model, _load)
+    return doubt_commands.cmd_calibrate(args, _load_model, _load, build_train_data)
 
 
 COMMANDS = {

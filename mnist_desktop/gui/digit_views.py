@@ -17,6 +17,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPaint
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from mnist_desktop.gui.canvas import grey_array_to_qimage, heatmap_to_qimage
+from mnist_desktop.gui.verdict_badge import STYLES, VerdictBadge, verdict_text
 
 DIGIT_CLASS_NAMES: tuple[str, ...] = tuple(str(digit) for digit in range(10))
 
@@ -173,6 +174,7 @@ class _Headline(QWidget):
         super().__init__(parent)
         self.label = ""
         self.confidence = ""
+        self.colour: QColor | None = None  # the verdict's colour; None: the palette's highlight
         self.placeholder = "Draw a digit"
         self.setMinimumHeight(72)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -202,8 +204,8 @@ class _Headline(QWidget):
             value.setBold(True)
             value_metrics, small_metrics = QFontMetricsF(value), QFontMetricsF(small)
             block_width = max(value_metrics.horizontalAdvance(self.confidence),
-                              small_metrics.horizontalAdvance("confidence"))
-            gap = rect.height() * 0.25
+                              small_metrics.horizontalAdvance("confidence")) if self.confidence else 0.0
+            gap = rect.height() * 0.25 if self.confidence else 0.0
             big = QFont(self.font())
             big.setBold(True)
             room = rect.width() - block_width - gap
@@ -220,9 +222,11 @@ class _Headline(QWidget):
             left = rect.left() + max(0.0, (rect.width() - label_width - gap - block_width) / 2)
 
             painter.setFont(big)
-            painter.setPen(palette.color(QPalette.ColorRole.Highlight))
+            painter.setPen(self.colour or palette.color(QPalette.ColorRole.Highlight))
             painter.drawText(QRectF(left, rect.top(), label_width + 2, rect.height()),
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
+            if not self.confidence:  # a verdict without a trustworthy number ("?", "…")
+                return
             block_left = left + label_width + gap
             top = rect.center().y() - (value_metrics.height() + small_metrics.height()) / 2
             painter.setFont(value)
@@ -332,7 +336,9 @@ class PredictionView(QWidget):
         super().__init__(parent)
         self._placeholder = "Draw a digit"
         self._invalid = False
+        self._verdict: dict | None = None
         self._headline = _Headline()
+        self._badge = VerdictBadge()
         self._bars = _ProbabilityBars()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -342,6 +348,7 @@ class PredictionView(QWidget):
         self._note.setStyleSheet("color: palette(placeholder-text);")
         self._note.hide()
         layout.addWidget(self._headline)
+        layout.addWidget(self._badge)
         layout.addWidget(self._bars)
         layout.addWidget(self._note)
         layout.addStretch(1)
@@ -374,6 +381,18 @@ class PredictionView(QWidget):
         """The text shown while there is no prediction (default "Draw a digit")."""
         self._placeholder = text
         self._refresh()
+
+    def set_verdict(self, verdict: dict | None) -> None:
+        """Show the worker's verdict for the current reading (a dict as ``core.analysis.verdict.Verdict``)."""
+        self._verdict = dict(verdict) if verdict else None
+        self._refresh()
+
+    def verdict_text(self) -> str:
+        """The verdict line as shown ("" when none)."""
+        return self._badge.text() if self._badge.isVisibleTo(self) else ""
+
+    def verdict_kind(self) -> str:
+        return self._badge.kind if self._badge.isVisibleTo(self) else ""
 
     def set_probabilities(self, probabilities: np.ndarray | None) -> None:
         """Show one probability per class (values in [0, 1]); None shows the placeholder.
@@ -422,13 +441,27 @@ class PredictionView(QWidget):
             self._headline.label = ""
             self._headline.confidence = ""
             self._headline.placeholder = "No valid prediction" if self._invalid else self._placeholder
+            self._headline.colour = None
+            self._badge.show_verdict("", "")
             self.setAccessibleDescription(self.shown_text())
         else:
             assert self._bars.probabilities is not None
             self._headline.label = self._bars.names[label]
             self._headline.confidence = format_percent(float(self._bars.probabilities[label]))
+            verdict = self._verdict if self._verdict and self._verdict.get("label") == label else None
+            headline, badge = verdict_text(verdict, self._bars.names) if verdict else ("", "")
+            if verdict:
+                kind = verdict["kind"]
+                self._headline.label = headline
+                self._headline.colour = QColor(STYLES[kind][0]) if kind != "digit" else None
+                if kind in ("too_small", "not_a_digit"):
+                    self._headline.confidence = ""
+            else:
+                self._headline.colour = None
+            self._badge.show_verdict(verdict["kind"] if verdict else "", badge, (verdict or {}).get("reason", ""))
             self.setAccessibleDescription(
-                f"Predicted {self._headline.label} with {self._headline.confidence} confidence"
+                f"{badge + '. ' if badge else ''}Predicted {self._bars.names[label]} with "
+                f"{format_percent(float(self._bars.probabilities[label]))} confidence"
             )
         self._headline.update()
         self._bars.update()

@@ -31,6 +31,8 @@ DOCKS: list[tuple[str, str, Area, Callable[["MainWindow"], QWidget]]] = [
                                   ("datasets", "Datasets", "create_dataset_browser"))),
     ("personal", "My handwriting", Area.RightDockWidgetArea,
      lambda window: importlib.import_module(".personal_panel", __package__).PersonalPanel(window)),
+    ("compare", "Compare models", Area.BottomDockWidgetArea,
+     lambda window: importlib.import_module(".compare_strip", __package__).create_compare_strip(window)),
 ]
 
 

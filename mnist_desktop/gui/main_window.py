@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from mnist_desktop import __version__
 from mnist_desktop.core.errors import MnistDesktopError
 from mnist_desktop.core.paths import bundled_model_path, user_data_dir
+from mnist_desktop.core.analysis.verdict import is_too_small
 from mnist_desktop.core.data.preprocess import is_dark_on_light, load_image, to_model_input
 from mnist_desktop.gui.canvas import DrawingCanvas
 from mnist_desktop.gui.digit_views import ModelInputView, PredictionView, label_smoothing_note
@@ -189,6 +190,7 @@ class MainWindow(QMainWindow):
         w.modelChanged.connect(self._on_model_changed)
         w.modelFailed.connect(self._on_model_failed)
         w.prediction.connect(self._on_prediction)
+        w.verdict.connect(self._on_verdict)
         w.error.connect(self._on_worker_error)
         w.busy.connect(self._on_busy)
         self.thread.start()
@@ -267,7 +269,11 @@ class MainWindow(QMainWindow):
             self.prediction_view.set_probabilities(None)
             self.canvas.set_overlay(None)
         if self.worker is not None:
-            self.worker.request_prediction(self.model_input)
+            small = self.model_input is not None and is_too_small(self.canvas.to_bytes())
+            self.worker.request_prediction(self.model_input, small)
+
+    def _on_verdict(self, verdict: Any) -> None:
+        self.prediction_view.set_verdict(None if self.model_input is None else verdict)
 
     def _on_prediction(self, probabilities: Any, analysis: Any) -> None:
         if self.model_input is None:
@@ -300,7 +306,7 @@ class MainWindow(QMainWindow):
         meta = dict(self.active.get("metadata") or {})
         meta.update(dataset=self.active.get("dataset", "mnist"), class_names=self.active.get("class_names"))
         try:
-            save_checkpoint(path, self.active["model_name"], self.active["params"], meta)
+            save_checkpoint(path, self.active["model_name"], self.active["params"], meta, doubt=self.active.get("doubt"))
         except MnistDesktopError as err:
             QMessageBox.warning(self, "Could not save model", str(err))
             return False

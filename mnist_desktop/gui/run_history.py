@@ -125,6 +125,7 @@ class RunRecord:
         self.params = result.get("params")
         self.dataset = str(result.get("dataset", self.config.get("dataset", "")))
         self.class_names = list(result.get("class_names") or self.class_names)
+        self.doubt = result.get("doubt")  # calibration + OOD statistics fitted at the end of the run
 
     def model_info(self) -> dict[str, Any]:
         """The info dict for ``worker.activateRequested``: what File → Save records."""
@@ -144,6 +145,7 @@ class RunRecord:
             "dataset": self.dataset,
             "test_accuracy": self.test_accuracy,
             "metadata": checkpoint_metadata(config, self.dataset, self.class_names, done),
+            "doubt": getattr(self, "doubt", None),
         }
 
 

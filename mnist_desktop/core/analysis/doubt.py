@@ -1,23 +1,25 @@
 """How much a model should doubt its answer: fitting and computing the OOD score.
 
-Chosen by measurement (the numbers are in the README and the issue-16 report):
-on the bundled CNN, MNIST test against Fashion-MNIST and the app's own
-scribble/letter/shape set (core/data/ood_shapes.py), each score alone misses one
-kind of non-digit at a threshold that flags 2 % of digits:
+Chosen by measurement (numbers in the issue-16 report), on MNIST test against
+Fashion-MNIST and the app's own scribble/letter/shape set (core/data/ood_shapes.py),
+at a threshold that flags 1.5 % of held-out digits:
 
-* the energy score (Liu et al. 2020), ``-T·logsumexp(logits / T)``, catches
-  strokes a model trained with outlier exposure answers uniformly, but not
-  filled pictures;
-* the class-conditional Gaussian score (Lee et al. 2018): the smallest
-  Mahalanobis distance of the penultimate features to a class mean, with one
-  covariance shared by all classes, fitted on training digits;
-* an ink-statistics Gaussian on three cheap numbers per input (mean ink, share of
-  saturated pixels, stroke edges per inked pixel) catches clothing-like filled
-  shapes that a CNN's features map close to digits.
+* the energy score (Liu et al. 2020), ``-T·logsumexp(logits / T)``, on a model
+  trained with outlier exposure catches strokes that are not digits (CNN
+  default recipe: 87 % of scribbles, 90 % of Fashion-MNIST alone), but misses
+  filled pictures that the network maps close to digits;
+* a Gaussian on four cheap ink statistics of the 28×28 input (mean ink, share of
+  saturated pixels, stroke edges per saturated pixel, share of mid-grey ink)
+  catches those textured, filled shapes (92 % of Fashion-MNIST alone, 2 % of
+  scribbles: it is blind to strokes, as it should be);
+* the class-conditional Gaussian on penultimate features (Mahalanobis, Lee et
+  al. 2018, features from core/models/features.py) was measured too and left
+  out: with outlier exposure it flagged under 10 % of either set and, in the
+  maximum below, raised the threshold (Fashion-MNIST 97.9 % → 96.4 %).
 
 Each component is normalised on held-out digits (0 = their median, 1 = their
-99th percentile) and the OOD score is the largest of the three, so a drawing is
-flagged when *any* view finds it unlike the digits the model was trained on.
+99th percentile) and the OOD score is the larger of the two, so a drawing is
+flagged when either view finds it unlike the digits the model was trained on.
 The threshold is the held-out digits' quantile for a 1.5 % flag rate, a margin
 under the promised 2 % for the sampling error of a few thousand digits.
 """
@@ -36,20 +38,19 @@ from mnist_desktop.core.models.features import logits_and_features
 TARGET_FLAG_RATE = 0.02
 #: The held-out quantile actually used: a margin for the hold-out's sampling error.
 THRESHOLD_QUANTILE = 1 - 0.75 * TARGET_FLAG_RATE
-#: Training digits used to fit the Gaussians: more changes the means by < 1 % (measured).
+#: Training digits used to fit the ink Gaussian: more changes its mean by < 1 %.
 MAX_FIT = 20000
-#: Shrinkage of the shared covariance towards its mean variance: keeps the
-#: 784-pixel covariance of a logistic regression invertible.
-SHRINKAGE = 0.01
 
 
 def ink_statistics(images: np.ndarray) -> np.ndarray:
-    """(N, 3) float64: mean ink, share of pixels > 0.5, edge transitions per saturated pixel."""
+    """(N, 4): mean ink, share of pixels > 0.5, edge transitions per saturated pixel, share of ink below 0.5."""
     x = np.asarray(images, np.float32).reshape(len(images), 28, 28)
     solid = x > 0.5
     edges = np.abs(np.diff(solid, axis=1)).sum(axis=(1, 2)) + np.abs(np.diff(solid, axis=2)).sum(axis=(1, 2))
     count = solid.sum(axis=(1, 2))
-    return np.stack([x.mean(axis=(1, 2)), count / 784.0, edges / np.maximum(count, 1)], axis=1).astype(np.float64)
+    total = x.sum(axis=(1, 2))
+    grey = (x * ~solid).sum(axis=(1, 2)) / np.maximum(total, 1e-6)
+    return np.stack([x.mean(axis=(1, 2)), count / 784.0, edges / np.maximum(count, 1), grey], axis=1).astype(np.float32)
 
 
 def _whitening(centred: np.ndarray, shrinkage: float) -> np.ndarray:
@@ -74,8 +75,7 @@ def raw_components(stats: DoubtStats, logits: np.ndarray, features: np.ndarray, 
     z = np.asarray(logits, np.float64) / t
     top = z.max(axis=1)
     energy = -t * (top + np.log(np.exp(z - top[:, None]).sum(axis=1)))
-    ink = _min_sq_distance(ink_statistics(images).astype(np.float32), stats.ink_mean[None], stats.ink_whitening)
-    return {"energy": energy, "mahalanobis": _min_sq_distance(features, stats.class_means, stats.whitening), "ink": ink}
+    return {"energy": energy, "ink": _min_sq_distance(ink_statistics(images), stats.ink_mean[None], stats.ink_whitening)}
 
 
 def combine(stats: DoubtStats, components: dict[str, np.ndarray]) -> np.ndarray:
@@ -107,34 +107,24 @@ def fit_doubt(
     seed: int = 0,
     holdout_source: str = "validation split",
 ) -> DoubtStats:
-    """Fit the temperature, the Gaussians and the threshold (see the module docstring).
+    """Fit the temperature, the ink Gaussian and the threshold (see the module docstring).
 
-    The Gaussians come from (up to :data:`MAX_FIT`) training digits; the
+    The Gaussian comes from (up to :data:`MAX_FIT`) training digits; the
     temperature, the normalisation and the threshold from the held-out digits,
     which the model must not have trained on.
     """
-    train_y = np.asarray(train_y, np.int64)
     if len(holdout_x) < 10:
         raise ValueError(f"fitting the doubt statistics needs at least 10 held-out digits, got {len(holdout_x)}")
     pick = np.sort(np.random.default_rng([int(seed), 0xD0]).permutation(len(train_x))[:MAX_FIT])
-    fit_x, fit_y = np.asarray(train_x)[pick], train_y[pick]
-    _, fit_feats = logits_and_features(model_name, params, fit_x)
-    present = [c for c in range(10) if np.any(fit_y == c)]
-    means = np.zeros((10, fit_feats.shape[1]), np.float32)
-    for c in present:
-        means[c] = fit_feats[fit_y == c].mean(axis=0)
-    for c in set(range(10)) - set(present):  # a class absent from the fit set must never be "near"
-        means[c] = means[present[0]]
-    centred = fit_feats - means[fit_y]
-    ink = ink_statistics(fit_x)
+    fit_x = np.asarray(train_x)[pick]
+    ink = ink_statistics(fit_x).astype(np.float64)
     ink_mean = ink.mean(axis=0)
 
     h_logits, h_feats = logits_and_features(model_name, params, holdout_x)
     holdout_y = np.asarray(holdout_y, np.int64)
     temperature = fit_temperature(h_logits, holdout_y)
     stats = DoubtStats(
-        temperature=temperature, threshold=0.0, class_means=means,
-        whitening=_whitening(centred, SHRINKAGE), ink_mean=ink_mean.astype(np.float32),
+        temperature=temperature, threshold=0.0, ink_mean=ink_mean.astype(np.float32),
         ink_whitening=_whitening(ink - ink_mean, 1e-3), normalisation={c: (0.0, 1.0) for c in COMPONENTS},
     )
     raw = raw_components(stats, h_logits, h_feats, holdout_x)
@@ -145,9 +135,9 @@ def fit_doubt(
     stats.threshold = float(np.quantile(scores, THRESHOLD_QUANTILE))
     before = np.exp(log_softmax(h_logits))
     stats.info = {
-        "score": "max of normalised energy, class-conditional Mahalanobis (penultimate features) and ink-statistics Gaussian",
+        "score": "max of normalised energy (temperature-scaled logits) and ink-statistics Gaussian",
         "holdout": {"count": int(len(holdout_x)), "source": holdout_source},
-        "fit_count": int(len(fit_x)), "feature_dim": int(fit_feats.shape[1]),
+        "fit_count": int(len(fit_x)),
         "target_flag_rate": TARGET_FLAG_RATE,
         "holdout_flag_rate": float((scores > stats.threshold).mean()),
         "holdout_ece_before": expected_calibration_error(before, holdout_y),

@@ -22,13 +22,12 @@ import numpy as np
 
 DOUBT_VERSION = 1
 #: Score components, in the order they are combined (the combined score is their maximum).
-COMPONENTS = ("energy", "mahalanobis", "ink")
+COMPONENTS = ("energy", "ink")
 #: Ink statistics the "ink" component models (see core/analysis/doubt.py ink_statistics).
-INK_STATS = 3
-#: Arrays stored under doubt/ and the shape each must have given the feature width D.
+INK_STATS = 4
+#: Arrays stored under doubt/ and the shape each must have given the feature width D
+#: (D is passed so a future component on penultimate features can be validated the same way).
 ARRAY_SHAPES: dict[str, Callable[[int], tuple[int, ...]]] = {
-    "class_means": lambda d: (10, d),
-    "whitening": lambda d: (d, d),
     "ink_mean": lambda d: (INK_STATS,),
     "ink_whitening": lambda d: (INK_STATS, INK_STATS),
 }
@@ -46,8 +45,6 @@ class DoubtStats:
 
     temperature: float
     threshold: float
-    class_means: np.ndarray
-    whitening: np.ndarray
     ink_mean: np.ndarray
     ink_whitening: np.ndarray
     normalisation: dict[str, tuple[float, float]]

@@ -1,0 +1,203 @@
+"""Side by side: up to four pinned models read the same drawing as you draw.
+
+Each card shows a model's answer, its verdict (styled as beside the big digit)
+and a small saliency map of what it looked at; clicking a card makes that
+model the active one. Pin the active model, a finished run from this session
+or a model file. Everything is computed on the worker (``compare_worker.py``);
+the strip only paints what comes back, newest drawing first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QMenu, QPushButton, QToolButton,
+                               QVBoxLayout, QWidget)
+
+from mnist_desktop.gui.canvas import grey_array_to_qimage, heatmap_to_qimage
+from mnist_desktop.gui.digit_views import _PixelView, format_percent
+from mnist_desktop.gui.verdict_badge import VerdictBadge, verdict_text
+
+MAX_CARDS = 4
+
+
+class CompareCard(QFrame):
+    """One pinned model: title, answer + verdict, saliency; click to activate, × to unpin."""
+
+    clicked = Signal(str)
+    unpin = Signal(str)
+
+    def __init__(self, key: str, title: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.key = key
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip("Click to make this the active model")
+        self.setAccessibleName(f"Compare {title}")
+        self.title = QLabel(title)
+        self.title.setWordWrap(True)
+        font = self.title.font()
+        font.setBold(True)
+        self.title.setFont(font)
+        close = QToolButton()
+        close.setText("×")
+        close.setToolTip("Unpin this model")
+        close.clicked.connect(lambda: self.unpin.emit(self.key))
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(close)
+        self.answer = QLabel("—")
+        big = self.answer.font()
+        big.setPointSizeF(big.pointSizeF() * 1.6)
+        big.setBold(True)
+        self.answer.setFont(big)
+        self.answer.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.badge = VerdictBadge()
+        self.pixels = _PixelView()
+        self.pixels.setMinimumSize(84, 84)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(top)
+        layout.addWidget(self.answer)
+        layout.addWidget(self.badge)
+        layout.addWidget(self.pixels, 1)
+        self.image: np.ndarray | None = None
+
+    def show_reading(self, row: dict[str, Any], image: np.ndarray | None, names: list[str]) -> None:
+        probs, verdict = row.get("probabilities"), row.get("verdict")
+        if probs is None or verdict is None:
+            self.answer.setText("—")
+            self.badge.show_verdict("", "")
+            self.pixels.set_images(None, None)
+            return
+        headline, badge = verdict_text(verdict, names)
+        confidence = format_percent(float(np.max(probs)))
+        self.answer.setText(f"{headline}  {confidence}" if verdict["kind"] in ("digit", "unsure") else headline)
+        note = verdict.get("reason", "")
+        if not row.get("has_doubt"):
+            note = note or "no OOD score in this model: confidence only"
+        self.badge.show_verdict(verdict["kind"], badge, note)
+        saliency = row.get("saliency")
+        self.pixels.set_images(None if image is None else grey_array_to_qimage(image),
+                               None if saliency is None else heatmap_to_qimage(np.asarray(saliency)))
+
+    def shown_text(self) -> str:
+        return f"{self.title.text()}: {self.answer.text()} · {self.badge.text()}"
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit(self.key)
+        super().mouseReleaseEvent(event)
+
+
+class CompareStrip(QWidget):
+    """The strip of cards and its "Pin" menu; give it the worker with :meth:`attach_worker`.
+
+    ``runs`` returns the session's finished runs as (key, title, model_name, params, info)
+    for the Pin menu; ``model_input`` returns the 28×28 input now on the canvas.
+    """
+
+    def __init__(self, runs: Callable[[], list[tuple[str, str, str, Any, dict]]] | None = None,
+                 model_input: Callable[[], np.ndarray | None] | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._runs = runs or (lambda: [])
+        self._model_input = model_input or (lambda: None)
+        self.worker: Any = None
+        self.cards: dict[str, CompareCard] = {}
+        self.names = [str(i) for i in range(10)]
+        self.pin_button = QPushButton("Pin a model…")
+        self.pin_button.setToolTip(f"Compare up to {MAX_CARDS} models on the same drawing")
+        self.menu = QMenu(self)
+        self.menu.aboutToShow.connect(self._fill_menu)
+        self.pin_button.setMenu(self.menu)
+        self.hint = QLabel("Pin the active model, a run from this session or a model file to compare them live.")
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet("color: palette(placeholder-text);")
+        self.row = QHBoxLayout()
+        self.row.setSpacing(8)
+        controls = QHBoxLayout()
+        controls.addWidget(self.pin_button)
+        controls.addWidget(self.hint, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addLayout(self.row, 1)
+
+    # -- wiring -----------------------------------------------------------------
+    def attach_worker(self, worker: Any) -> None:
+        self.worker = worker
+        worker.compared.connect(self.show_readings)
+        worker.pinnedChanged.connect(self._on_pinned)
+
+    def pin_active(self) -> None:
+        info = {}
+        self.worker.pinRequested.emit("active", "Active model", "", None, None, info)
+
+    def pin_file(self, path: str) -> None:
+        self.worker.pinRequested.emit(f"file:{path}", Path(path).stem, "", str(path), None, {"name": Path(path).stem})
+
+    def pin_run(self, key: str, title: str, model_name: str, params: Any, info: dict) -> None:
+        self.worker.pinRequested.emit(key, title, model_name, params, info.get("doubt"), info)
+
+    def _fill_menu(self) -> None:
+        self.menu.clear()
+        full = len(self.cards) >= MAX_CARDS
+        act = self.menu.addAction("The active model (as it is now)", self.pin_active)
+        act.setEnabled(not full and self.worker is not None)
+        for key, title, model_name, params, info in self._runs():
+            act = self.menu.addAction(f"Run: {title}", lambda k=key, t=title, m=model_name, p=params, i=info: self.pin_run(k, t, m, p, i))
+            act.setEnabled(not full and key not in self.cards)
+        act = self.menu.addAction("A model file…", self._pin_file_dialog)
+        act.setEnabled(not full)
+
+    def _pin_file_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Pin a model file", "", "mnist-desktop models (*.ckpt)")
+        if path:
+            self.pin_file(path)
+
+    # -- from the worker --------------------------------------------------------
+    def _on_pinned(self, pinned: list) -> None:
+        keys = [p["key"] for p in pinned]
+        for key in list(self.cards):
+            if key not in keys:
+                self.cards.pop(key).deleteLater()
+        for p in pinned:
+            if p["key"] not in self.cards:
+                card = CompareCard(p["key"], p["title"])
+                card.clicked.connect(self._activate)
+                card.unpin.connect(lambda key: self.worker.unpinRequested.emit(key))
+                self.cards[p["key"]] = card
+                self.row.addWidget(card, 1)
+        self.hint.setVisible(not self.cards)
+
+    def _activate(self, key: str) -> None:
+        if self.worker is not None:
+            self.worker.activatePinnedRequested.emit(key)
+
+    def show_readings(self, rows: list) -> None:
+        image = self._model_input()
+        for row in rows:
+            card = self.cards.get(row["key"])
+            if card is not None:
+                card.show_reading(row, None if row.get("probabilities") is None else image, self.names)
+
+    def shown_texts(self) -> list[str]:
+        return [card.shown_text() for card in self.cards.values()]
+
+
+def create_compare_strip(window: Any) -> CompareStrip:
+    """The dock's widget: runs come from the training panel's history, the input from the canvas."""
+
+    def runs() -> list[tuple[str, str, str, Any, dict]]:
+        dock = getattr(window, "docks", {}).get("training")
+        history = getattr(dock.widget(), "history", None) if dock is not None else None
+        out = []
+        for record in (history.runs() if history is not None else []):
+            if record.finished and record.params is not None and record.status != "diverged":
+                out.append((f"run:{id(record)}", record.label, record.model, record.params, record.model_info()))
+        return out
+
+    return CompareStrip(runs, lambda: getattr(window, "model_input", None))
