@@ -180,3 +180,16 @@ def test_doubt_data_holds_digits_out_without_touching_the_original(trained_logre
     assert len(prepared.outlier_x) == 0
     with_val = prepare_doubt_data(train_data_from(dataset, 0.1, 0), 0.0, seed=0)
     assert with_val.holdout_x is with_val.val_x
+
+
+def test_saliency_explains_a_chosen_class_why_not(trained_logreg):
+    from mnist_desktop.core.analysis.insight import analyse_one
+
+    params, dataset = trained_logreg
+    image = dataset.test_images[0] / 255.0
+    own = analyse_one("logreg", params, image, "gradient")
+    other_class = (int(own.probabilities.argmax()) + 1) % 10
+    other = analyse_one("logreg", params, image, "gradient", target=other_class)
+    assert own.explained == int(own.probabilities.argmax()) and other.explained == other_class
+    # for a linear model the gradient is the class's weight template: a different picture per class
+    assert not np.allclose(own.attribution, other.attribution)

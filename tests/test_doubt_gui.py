@@ -46,7 +46,8 @@ def test_a_scribble_shows_doesnt_look_like_a_digit(qtbot, window):
 def test_a_dot_shows_keep_drawing(qtbot, window):
     _draw(qtbot, window, [[(0.5, 0.5)]])
     qtbot.waitUntil(lambda: window.prediction_view.verdict_kind() == "too_small", timeout=20_000)
-    assert window.prediction_view.verdict_text().startswith("Keep drawing")
+    assert window.prediction_view.shown_text().startswith("Keep drawing")
+    assert "Too small" in window.prediction_view.verdict_text()
 
 
 def _four_nine(t: float) -> list[list[tuple[float, float]]]:

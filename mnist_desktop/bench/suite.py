@@ -32,8 +32,8 @@ import numpy as np
 
 from mnist_desktop.core.errors import MnistDesktopError
 
-SUITES = ("train", "inference", "startup", "stall", "torch", "soak")
-DEFAULT_SUITES = ("train", "inference", "startup", "stall", "torch")
+SUITES = ("train", "inference", "compare", "startup", "stall", "torch", "soak")
+DEFAULT_SUITES = ("train", "inference", "compare", "startup", "stall", "torch")
 
 
 def _shared_data_guess() -> Path | None:
@@ -218,6 +218,10 @@ def _print_table(report: dict[str, Any]) -> None:
         for key in [k for k in inf if k == "predict" or k.startswith("+")]:
             v = inf[key]
             print(f"  {key:38} p50 {v['p50_ms']:.3f} ms   p99 {v['p99_ms']:.3f} ms   (preprocess p50 {v['preprocess_p50_ms']:.3f} ms)")
+    if report.get("compare"):
+        from mnist_desktop.bench.compare_bench import print_compare
+
+        print_compare(report["compare"])
     st = report.get("startup")
     if st:
         w = st["warm_cache"]
@@ -296,6 +300,10 @@ def run_bench(args: argparse.Namespace) -> int:
             report["train"] = bench_train(data, quick, seeds)
         elif name == "inference":
             report["inference"] = bench_inference(200 if quick else 3000)
+        elif name == "compare":
+            from mnist_desktop.bench.compare_bench import bench_compare
+
+            report["compare"] = bench_compare(100 if quick else 1000)
         elif name == "startup":
             report["startup"] = bench_startup()
         elif name == "stall":

@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("--dest", type=Path, default=None, help="folder (default: the user cache)")
 
     bench = sub.add_parser("bench", help="benchmark training speed, inference latency and memory")
-    bench.add_argument("suite", nargs="?", default="all", help="all (default), train, inference, startup, stall, torch, soak")
+    bench.add_argument("suite", nargs="?", default="all", help="all (default), train, inference, compare, startup, stall, torch, soak")
     bench.add_argument("--data", type=Path, default=None, help="folder with the full datasets")
     bench.add_argument("--json", action="store_true", help="print only the JSON")
     bench.add_argument("--quick", action="store_true", help="fewer repeats (for a smoke test)")

@@ -59,6 +59,8 @@ class CompareCard(QFrame):
         self.badge = VerdictBadge()
         self.pixels = _PixelView()
         self.pixels.setMinimumSize(84, 84)
+        self.setMinimumWidth(170)
+        self.setMaximumWidth(260)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(top)
@@ -120,11 +122,12 @@ class CompareStrip(QWidget):
         self.row = QHBoxLayout()
         self.row.setSpacing(8)
         controls = QHBoxLayout()
-        controls.addWidget(self.pin_button)
+        controls.addWidget(self.pin_button, 0)
         controls.addWidget(self.hint, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
         layout.addLayout(self.row, 1)
+        self.row.addStretch(1)  # cards keep a readable width; the stretch stays last
 
     # -- wiring -----------------------------------------------------------------
     def attach_worker(self, worker: Any) -> None:
@@ -170,8 +173,9 @@ class CompareStrip(QWidget):
                 card.clicked.connect(self._activate)
                 card.unpin.connect(lambda key: self.worker.unpinRequested.emit(key))
                 self.cards[p["key"]] = card
-                self.row.addWidget(card, 1)
-        self.hint.setVisible(not self.cards)
+                self.row.insertWidget(self.row.count() - 1, card, 0)
+        self.hint.setText("Click a card to make its model the active one; × unpins it." if self.cards else
+                          "Pin the active model, a run from this session or a model file to compare them live.")
 
     def _activate(self, key: str) -> None:
         if self.worker is not None:

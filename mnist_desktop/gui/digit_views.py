@@ -251,6 +251,7 @@ class _ProbabilityBars(QWidget):
         super().__init__(parent)
         self.names: list[str] = list(DIGIT_CLASS_NAMES)
         self.probabilities: np.ndarray | None = None
+        self.muted = False  # no class is the answer (not a digit / too small): no bar is highlighted
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
 
     def sizeHint(self) -> QSize:
@@ -275,7 +276,7 @@ class _ProbabilityBars(QWidget):
             metrics = QFontMetricsF(bold)
             name_width = max(metrics.horizontalAdvance(name) for name in self.names) + 10
             value_width = metrics.horizontalAdvance("100.0%") + 10
-            top = int(np.argmax(self.probabilities)) if self.probabilities is not None else -1
+            top = int(np.argmax(self.probabilities)) if self.probabilities is not None and not self.muted else -1
             row_height = min(max(float(self.ROW_HEIGHT), self.height() / max(len(self.names), 1)),
                              self.MAX_ROW_HEIGHT)
             bar_height = min(14.0, row_height * 0.6)
@@ -458,6 +459,7 @@ class PredictionView(QWidget):
                     self._headline.confidence = ""
             else:
                 self._headline.colour = None
+            self._bars.muted = bool(verdict) and verdict["kind"] in ("too_small", "not_a_digit")
             self._badge.show_verdict(verdict["kind"] if verdict else "", badge, (verdict or {}).get("reason", ""))
             self.setAccessibleDescription(
                 f"{badge + '. ' if badge else ''}Predicted {self._bars.names[label]} with "

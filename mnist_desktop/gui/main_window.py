@@ -218,8 +218,14 @@ class MainWindow(QMainWindow):
         self.prediction_view.set_class_names(names)
         hyper = (info.get("metadata") or {}).get("hyperparameters") or {}
         smoothing = hyper.get("label_smoothing")
-        self.prediction_view.set_note(
-            label_smoothing_note(float(smoothing), len(names)) if isinstance(smoothing, (int, float)) else "")
+        doubt = info.get("doubt")
+        if doubt is not None:  # the bars show calibrated probabilities: smoothing no longer caps them
+            self.prediction_view.set_note(
+                f"Confidence calibrated on held-out digits (temperature {doubt.temperature:.2f}): "
+                "70% means right about 7 times in 10.")
+        else:
+            self.prediction_view.set_note(
+                label_smoothing_note(float(smoothing), len(names)) if isinstance(smoothing, (int, float)) else "")
         acc = info.get("test_accuracy")
         acc_text = f" · test accuracy {acc:.2%}" if isinstance(acc, float) and math.isfinite(acc) else ""
         self.model_label.setText(f"Model: {info.get('name', '?')} ({info.get('title', info.get('model_name'))}, "

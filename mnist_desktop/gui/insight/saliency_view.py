@@ -128,10 +128,24 @@ class SaliencyView(InsightPanel):
         self.method_combo.currentIndexChanged.connect(self._on_method_changed)
         method_label = QLabel("&Method:")
         method_label.setBuddy(self.method_combo)
+        # "why 4 and not 9?": explain any class, not only the predicted one
+        self.target_combo = QComboBox()
+        self.target_combo.addItem("the predicted class", -1)
+        for digit in range(10):
+            self.target_combo.addItem(f"why not {digit}?", digit)
+        self.target_combo.setToolTip("Which class the saliency explains: bright pixels are the ones that "
+                                     "raise (or would raise) that class's score")
+        self.target_combo.currentIndexChanged.connect(self._on_target_changed)
+        self._worker: Any = None
         controls = QHBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
         controls.addWidget(method_label)
         controls.addWidget(self.method_combo)
+        controls.addSpacing(12)
+        target_label = QLabel("E&xplain:")
+        target_label.setBuddy(self.target_combo)
+        controls.addWidget(target_label)
+        controls.addWidget(self.target_combo)
         controls.addSpacing(12)
         controls.addWidget(self.canvas_box)
         controls.addStretch(1)
@@ -149,12 +163,21 @@ class SaliencyView(InsightPanel):
 
     # -- inputs ----------------------------------------------------------------
     def attach_worker(self, worker: Any) -> None:
+        self._worker = worker
         worker.prediction.connect(self._on_prediction)
         self._update_demand()
 
     @property
     def method(self) -> str:
         return str(self.method_combo.currentData())
+
+    def _on_target_changed(self) -> None:
+        target = int(self.target_combo.currentData())
+        if self._worker is not None:
+            self._worker.set_saliency_target(None if target < 0 else target)
+        refresh = getattr(self._window, "_update_prediction", None)
+        if refresh is not None:
+            refresh()  # re-read the drawing for the new class
 
     def _on_method_changed(self) -> None:
         self.settings.setValue(METHOD_SETTING, self.method)
