@@ -70,6 +70,7 @@ def shared_data_dir() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture
 def object_array_npy() -> bytes:
     """A ``.npy`` file declaring an object (pickled) array, built by hand so the test
     suite itself never pickles: loaders must refuse it before reading the payload."""

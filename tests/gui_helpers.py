@@ -89,8 +89,19 @@ def open_main_window(qtbot, monkeypatch, tmp_path, *, keep_docks: tuple[str, ...
     window.resize(*size)
     window.show()
     window.start_worker()
-    qtbot.waitUntil(lambda: bool(window.active), timeout=60_000)
+    qtbot.waitUntil(lambda: window.session.model is not None, timeout=60_000)
     return window
+
+
+def wait_for_worker(qtbot, worker, timeout: int = 30_000) -> None:
+    """Wait until the worker has answered everything asked of it so far.
+
+    A no-op job queues behind the requests already sent (a prediction poke, a
+    load); the worker answers in order, so when the job's answer arrives every
+    earlier answer (the prediction of the finished drawing, say) has too.
+    """
+    with qtbot.waitSignal(worker.submit(lambda _model, _params: None).finished, timeout=timeout):
+        pass
 
 
 def type_into(qtbot, edit: QLineEdit, text: str) -> None:

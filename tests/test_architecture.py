@@ -1,29 +1,37 @@
-"""The layering rule: the core never loads Qt; no pickle anywhere."""
+"""The layering rules, checked statically; no pickle anywhere; the window before JAX."""
 
 from __future__ import annotations
 
-import pkgutil
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-import mnist_desktop.core
+import mnist_desktop
 
-PACKAGE = Path(mnist_desktop.core.__file__).parent.parent
+PACKAGE = Path(mnist_desktop.__file__).parent
+REPO = PACKAGE.parent
 
 
-def test_importing_every_core_module_loads_no_qt():
-    modules = [m.name for m in pkgutil.walk_packages(mnist_desktop.core.__path__, "mnist_desktop.core.")]
-    assert "mnist_desktop.core.training.trainer" in modules and "mnist_desktop.core.data.preprocess" in modules
-    code = (
-        "import importlib, sys\n"
-        f"for name in {modules!r}: importlib.import_module(name)\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'pyqtgraph'))\n"
-        "print(','.join(bad))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "", f"core imported Qt modules: {out.stdout.strip()}"
+def test_the_layer_contracts_hold():
+    """import-linter's contracts in pyproject.toml: the core imports no GUI, CLI, bench or Qt;
+    the GUI no entry point; views and panels never the main window (see ``lint-imports``)."""
+    from importlinter.cli import lint_imports
+
+    assert lint_imports(config_filename=str(REPO / "pyproject.toml"), no_cache=True) == 0
+
+
+def test_the_contracts_see_lazy_imports():
+    """Function-level imports are in the graph the contracts check, so a lazy Qt import in the core
+    would break them (the CLI's ``gui`` command imports the window lazily: it must show up)."""
+    import grimp
+
+    graph = grimp.build_graph("mnist_desktop", include_external_packages=True)
+    assert graph.direct_import_exists(importer="mnist_desktop.cli.main", imported="mnist_desktop.gui.app")
+    core = {m for m in graph.modules if m.startswith("mnist_desktop.core")}
+    assert "mnist_desktop.core.training.trainer" in core and "mnist_desktop.core.data.preprocess" in core
+    for forbidden in ("PySide6", "shiboken6", "pyqtgraph", "mnist_desktop.gui", "mnist_desktop.cli"):
+        assert not graph.chain_exists(importer="mnist_desktop.core", imported=forbidden, as_packages=True), forbidden
 
 
 def test_no_pickle_or_eval_in_the_package():

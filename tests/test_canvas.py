@@ -11,8 +11,10 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from mnist_desktop.gui import canvas as canvas_module
+from mnist_desktop.gui import drawing_history
 from mnist_desktop.gui.canvas import CANVAS_SIZE, DEFAULT_BRUSH_WIDTH, DrawingCanvas
-from mnist_desktop.gui.digit_views import ModelInputView, PredictionView, format_percent
+from mnist_desktop.core.formatting import format_probability as format_percent
+from mnist_desktop.gui.digit_views import ModelInputView, PredictionView
 from gui_helpers import canvas_point, drag
 
 pytestmark = pytest.mark.gui
@@ -332,7 +334,7 @@ def test_save_png_to_a_missing_folder_raises_oserror(canvas, tmp_path):
 
 
 def test_undo_history_is_bounded_without_losing_old_strokes(qtbot, canvas, monkeypatch):
-    monkeypatch.setattr(canvas_module, "MAX_UNDO_STEPS", 3)
+    monkeypatch.setattr(drawing_history, "MAX_UNDO_STEPS", 3)
     for fx in (0.2, 0.35, 0.5, 0.65, 0.8):
         vertical_bar(qtbot, canvas, fx)
     while canvas.can_undo():

@@ -13,7 +13,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import object_array_npy
 from mnist_desktop.core.models.checkpoints import load_checkpoint, save_checkpoint
 from mnist_desktop.core.errors import CheckpointError
 from mnist_desktop.core.models.networks import init_params
@@ -81,9 +80,9 @@ def test_wrong_shape_and_nan_are_refused(tmp_path, cnn_params):
         load_checkpoint(tmp_path / "missing.ckpt")
 
 
-def test_pickled_object_arrays_are_refused(tmp_path, cnn_params):
+def test_pickled_object_arrays_are_refused(tmp_path, cnn_params, object_array_npy):
     good = save_checkpoint(tmp_path / "good.ckpt", "cnn", cnn_params)
-    rewrite(good, tmp_path / "pickle.ckpt", replace={"params/conv1/b.npy": object_array_npy()})
+    rewrite(good, tmp_path / "pickle.ckpt", replace={"params/conv1/b.npy": object_array_npy})
     with pytest.raises(CheckpointError, match="not a valid array"):
         load_checkpoint(tmp_path / "pickle.ckpt")
 

@@ -61,7 +61,7 @@ def test_predictions_keep_arriving_while_training(qtbot, window):
         if panel.state in ("running", "paused") and probabilities is not None:
             during.append(int(probabilities.argmax()))
 
-    window.worker.prediction.connect(on_prediction)
+    window.session.predicted.connect(on_prediction)
     set_up_run(qtbot, panel, model="cnn", epochs="2", batch="32")
     click(qtbot, panel.start_button)
     qtbot.waitUntil(lambda: panel.progress.value() > 0, timeout=RUN_TIMEOUT_MS)
@@ -71,7 +71,7 @@ def test_predictions_keep_arriving_while_training(qtbot, window):
     assert window.prediction_view.probabilities() is not None
     click(qtbot, panel.stop_button)
     wait_finished(qtbot, panel)
-    window.worker.prediction.disconnect(on_prediction)
+    window.session.predicted.disconnect(on_prediction)
 
 
 def test_class_names_follow_the_dataset_being_trained(qtbot, window, monkeypatch):
@@ -83,8 +83,8 @@ def test_class_names_follow_the_dataset_being_trained(qtbot, window, monkeypatch
     assert window.prediction_view.class_names() == digits
     pick_fashion(qtbot, panel)
     seen: list[list[str]] = []
-    window.worker.trainStep.connect(lambda _event: seen.append(window.prediction_view.class_names()))
     click(qtbot, panel.start_button)
+    panel.handle.step.connect(lambda _event: seen.append(window.prediction_view.class_names()))
     wait_finished(qtbot, panel)
     assert panel.run.status == "completed"
     assert seen and seen[0] == list(FASHION.class_names), "fashion names while the fashion model reads the canvas"
@@ -193,9 +193,8 @@ def test_a_new_stroke_is_answered_while_paused(qtbot, window):
     click(qtbot, panel.start_button)
     qtbot.waitUntil(lambda: panel.progress.value() >= 10, timeout=RUN_TIMEOUT_MS)
     click(qtbot, panel.pause_button)
-    qtbot.wait(300)
     answers: list[object] = []
-    window.worker.prediction.connect(lambda probabilities, _analysis: answers.append(probabilities))
+    window.session.predicted.connect(lambda probabilities, _analysis: answers.append(probabilities))
     try:
         draw_seven(qtbot, window)
         qtbot.waitUntil(lambda: any(a is not None for a in answers), timeout=3_000)

@@ -29,9 +29,9 @@ from mnist_desktop.core.analysis.weights import (
     layer_tiles,
     logreg_templates,
 )
-from mnist_desktop.gui.insight.common import analysis_demand
-from mnist_desktop.gui.insight.saliency_view import saliency_region
+from mnist_desktop.core.analysis.overlay import input_region as saliency_region
 from mnist_desktop.gui.main_window import MainWindow
+from mnist_desktop.gui.run_history import RunRecord
 from test_weights import correlation
 
 pytestmark = pytest.mark.gui
@@ -52,14 +52,16 @@ def window(qapp):
     win.show()
     win.start_worker()
     deadline = time.monotonic() + 60  # JAX start-up and the bundled model
-    while not win.active and time.monotonic() < deadline:
+    while win.session.model is None and time.monotonic() < deadline:
         QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 10)
         time.sleep(0.005)
-    assert win.active, f"the bundled model did not load: {win.model_label.text()}"
+    assert win.session.model is not None, f"the bundled model did not load: {win.model_label.text()}"
     yield win
     win.canvas.clear()
-    deadline = time.monotonic() + 0.3  # let the last throttled prediction go out before the worker stops
-    while time.monotonic() < deadline:
+    win.session.refresh_prediction()  # the last throttled prediction goes out now, not after the worker stops
+    answered = win.worker.submit(lambda _model, _params: None)  # queued behind it: answered after it
+    deadline = time.monotonic() + 30
+    while not answered.done and time.monotonic() < deadline:
         QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 10)
     win.close()
     QMessageBox.warning = original
@@ -71,9 +73,9 @@ def fresh(qtbot, window):
     window.canvas.clear()
     yield window
     window.canvas.clear()
-    if window.active.get("model_name") != "cnn":
+    if window.session.model.model_name != "cnn":
         window.load_default_model()
-        qtbot.waitUntil(lambda: window.active.get("model_name") == "cnn", timeout=20_000)
+        qtbot.waitUntil(lambda: window.session.model.model_name == "cnn", timeout=20_000)
 
 
 def show(qtbot, window, key):
@@ -86,9 +88,9 @@ def show(qtbot, window, key):
 
 
 def activate(qtbot, window, model, params):
-    window.worker.activateRequested.emit(model, params, {"name": f"test-{model}", "dataset": "mnist-subset",
-                                                         "class_names": [str(i) for i in range(10)]})
-    qtbot.waitUntil(lambda: window.active.get("model_name") == model, timeout=20_000)
+    window.session.activate(model, params, {"name": f"test-{model}", "dataset": "mnist-subset",
+                                            "class_names": [str(i) for i in range(10)]})
+    qtbot.waitUntil(lambda: window.session.model.model_name == model, timeout=20_000)
 
 
 def blur(image: np.ndarray) -> np.ndarray:
@@ -153,14 +155,13 @@ def test_weights_refresh_live_while_training(qtbot, fresh, monkeypatch):
     monkeypatch.setattr(view, "show_params", lambda model, params, names=None: (
         shown.append((model, view.source, logreg_templates(params) if model == "logreg" else None)),
         real_show_params(model, params, names)))
-    finished = []
-    fresh.worker.trainFinished.connect(finished.append)
     config = default_config("logreg", dataset="mnist-subset", epochs=2, validation_split=0.0).to_dict()
-    fresh.worker.trainRequested.emit(config, "", "", {})
-    qtbot.waitUntil(lambda: bool(finished), timeout=60_000)
-    assert finished[0]["status"] == "completed"
-    # (a plain callable may run on the worker thread: wait until the view itself has seen the end)
-    qtbot.waitUntil(lambda: not view.following_training(), timeout=5_000)
+    record = RunRecord(number=1, config=config)
+    handle = fresh.runs.start(record, config)  # any starter's run: the view follows it
+    with qtbot.waitSignal(handle.finished, timeout=60_000) as finished:
+        pass
+    assert finished.args[0]["status"] == "completed" and record.status == "completed"
+    assert not view.following_training()
     live = [entry for entry in shown if "Live from the training run" in entry[1]]
     assert len(live) >= 3 and all(model == "logreg" for model, _, _ in live)  # every ~50 steps and each epoch
     assert not np.allclose(live[0][2], live[-1][2])  # the templates changed as it learned
@@ -193,7 +194,7 @@ def test_weights_cnn_kernels_and_conv2_summary(qtbot, fresh):
     view.refresh_now()
     page = view.pages["cnn"]
     assert view.stack.currentWidget() is page
-    params = fresh.active["params"]
+    params = fresh.session.model.params
     assert page.conv1.tiles().shape == conv_kernels(params).shape
     np.testing.assert_array_equal(page.conv1.tiles()[3], np.asarray(params["conv1"]["w"])[:, :, 0, 3])
     np.testing.assert_allclose(page.conv2.image_item.image, conv_connection_strength(params), rtol=1e-6)
@@ -206,7 +207,7 @@ def test_weights_cnn_kernels_and_conv2_summary(qtbot, fresh):
 
 def test_activations_follow_the_drawing(qtbot, fresh):
     view = show(qtbot, fresh, "activations")
-    assert analysis_demand(fresh).enabled()
+    assert fresh.session.analysis_wanted()
     draw_seven(qtbot, fresh)
     qtbot.waitUntil(lambda: "conv2" in view.rows, timeout=10_000)
     view.refresh_now()
@@ -218,7 +219,7 @@ def test_activations_follow_the_drawing(qtbot, fresh):
         assert f"{value.shape[-1]} maps {value.shape[0]}×{value.shape[1]}" in view.rows[layer].caption.text()
     assert view.rows["dense"].view.tiles().shape[0] == view.activations["dense"].shape[0]
     assert "highest: 7" in view.rows["logits"].caption.text()
-    np.testing.assert_allclose(view.activations["input"][..., 0], fresh.model_input, atol=1e-6)
+    np.testing.assert_allclose(view.activations["input"][..., 0], fresh.session.model_input, atol=1e-6)
     fresh.canvas.clear()
     qtbot.waitUntil(lambda: not view.activations, timeout=5_000)
     assert view.placeholder.isVisible()
@@ -226,10 +227,10 @@ def test_activations_follow_the_drawing(qtbot, fresh):
 
 def test_no_analysis_when_no_view_needs_it(qtbot, fresh):
     show(qtbot, fresh, "activations")
-    assert analysis_demand(fresh).enabled()
+    assert fresh.session.analysis_wanted()
     evaluation = show(qtbot, fresh, "evaluation")  # the activations tab is no longer selected
     assert not fresh.docks["activations"].widget().is_on_screen() and evaluation.is_on_screen()
-    assert not analysis_demand(fresh).enabled()
+    assert not fresh.session.analysis_wanted()
 
 
 def test_saliency_of_the_drawing(qtbot, fresh):
@@ -244,7 +245,7 @@ def test_saliency_of_the_drawing(qtbot, fresh):
     assert saliency[ink].mean() > saliency[image == 0].mean()  # the ink matters more than the paper
     assert "saliency" in fresh.input_view.shown_text()  # overlaid on "what the model sees"
     assert "“7”" in view.explanation.text()
-    expected = analyse_one("cnn", fresh.active["params"], image, "integrated").attribution  # the signed map beside it
+    expected = analyse_one("cnn", fresh.session.model.params, image, "integrated").attribution  # the signed map beside it
     np.testing.assert_allclose(view.heat_view.tiles()[0], expected, atol=1e-5)
     assert view.heat_caption.text() == "Red raises the score of “7”, blue lowers it"
 
@@ -269,7 +270,7 @@ def test_saliency_method_switches_live_and_is_remembered(qtbot, fresh):
 
     choose(view.method_combo, "gradient")  # no new stroke: the drawing is analysed again at once
     qtbot.waitUntil(lambda: view.saliency is not None and view.saliency[view.model_input == 0].any(), timeout=10_000)
-    expected = analyse_one("cnn", fresh.active["params"], view.model_input, "gradient").saliency
+    expected = analyse_one("cnn", fresh.session.model.params, view.model_input, "gradient").saliency
     np.testing.assert_allclose(view.saliency, expected, atol=1e-5)
     assert "∂ score / ∂ pixel" in view.explanation.text()
     assert QSettings().value("insight/saliency_method") == "gradient"
@@ -306,7 +307,7 @@ def test_evaluation_confusion_matrix_and_mistakes(qtbot, fresh):
     confusion = result["confusion"]
     assert confusion.shape == (10, 10) and confusion.sum() == len(dataset.test_labels) == 1000
     assert np.trace(confusion) == int((result["predictions"] == result["labels"]).sum())
-    expected = evaluate("cnn", fresh.active["params"], to_model_array(dataset.test_images), dataset.test_labels)
+    expected = evaluate("cnn", fresh.session.model.params, to_model_array(dataset.test_images), dataset.test_labels)
     np.testing.assert_array_equal(confusion, expected.confusion)
     assert f"{np.trace(confusion):,} of 1,000" in view.summary.text()
     assert view.matrix.cell_texts()[0] == str(confusion[0, 0])
@@ -329,10 +330,10 @@ def test_evaluation_confusion_matrix_and_mistakes(qtbot, fresh):
     qtbot.mouseClick(view.gallery.viewport(), Qt.MouseButton.LeftButton,
                      pos=view.gallery.visualItemRect(item).center())
     assert not fresh.canvas.is_empty()
-    qtbot.waitUntil(lambda: fresh.model_input is not None, timeout=5_000)
+    qtbot.waitUntil(lambda: fresh.session.model_input is not None, timeout=5_000)
     # the canvas round trip (28 → 560 px → 28) moves thin strokes by a fraction of a pixel, so compare
     # slightly blurred pictures: the model now reads this image, and no other test image matches better
-    similarity = [correlation(blur(fresh.model_input), blur(to_model_input(image.astype(np.float32) / 255)))
+    similarity = [correlation(blur(fresh.session.model_input), blur(to_model_input(image.astype(np.float32) / 255)))
                   for image in dataset.test_images]
     assert similarity[index] > 0.75 and int(np.argmax(similarity)) == index
     qtbot.waitUntil(lambda: fresh.prediction_view.predicted_label() is not None, timeout=10_000)

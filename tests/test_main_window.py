@@ -35,7 +35,7 @@ def wait_for_label(qtbot, window):
 
 
 def test_window_shows_the_bundled_model_and_device(window):
-    assert window.active["path"] == str(bundled_model_path())
+    assert window.session.model.path == str(bundled_model_path())
     assert "Model: default" in window.model_label.text() and "test accuracy" in window.model_label.text()
     assert window.device_label.text().startswith("Device: CPU")
     assert window.prediction_view.predicted_label() is None  # empty canvas: no prediction
@@ -47,8 +47,8 @@ def test_a_label_smoothed_model_says_why_it_is_never_100_percent_sure(qtbot, win
     assert window.prediction_view.note() == ("Trained with label smoothing 0.1, so even a clear digit scores near "
                                              "91%, not 100%: by design, not doubt.")
     params, _ = trained_logreg  # trained without smoothing: no note
-    with qtbot.waitSignal(window.activeModelChanged, timeout=10_000):
-        window.worker.activateRequested.emit("logreg", params, {"name": "plain", "metadata": {"hyperparameters": {
+    with qtbot.waitSignal(window.session.modelChanged, timeout=10_000):
+        window.session.activate("logreg", params, {"name": "plain", "metadata": {"hyperparameters": {
             "label_smoothing": 0.0}}})
     assert window.prediction_view.note() == ""
 
@@ -101,14 +101,14 @@ def test_loading_a_broken_image_warns_and_keeps_the_drawing(qtbot, window, tmp_p
 
 
 def test_opening_a_corrupt_model_shows_an_error_and_keeps_the_current_one(qtbot, window, tmp_path):
-    before = window.active["path"]
+    before = window.session.model.path
     bad = tmp_path / "corrupt.ckpt"
     bad.write_bytes(b"PK\x03\x04 definitely not a model")
     window.load_model(str(bad))
     qtbot.waitUntil(lambda: bool(window.warnings), timeout=10_000)
     title, text = window.warnings[-1]
     assert title == "Could not open model" and "corrupt.ckpt" in text and "current model stays active" in text
-    assert window.active["path"] == before
+    assert window.session.model.path == before
     draw(qtbot, window, [[(0.5, 0.15), (0.5, 0.85)]])
     assert wait_for_label(qtbot, window) == 1  # still recognising with the old model
 
@@ -118,6 +118,6 @@ def test_save_model_round_trips(qtbot, window, tmp_path):
 
     assert window.save_model(str(tmp_path / "copy.ckpt"))
     ckpt = load_checkpoint(tmp_path / "copy.ckpt")
-    assert ckpt.model_name == window.active["model_name"]
+    assert ckpt.model_name == window.session.model.model_name
     assert window.save_model(str(tmp_path / "missing-folder" / "x.ckpt")) is False
     assert "could not save the model" in window.warnings[-1][1]

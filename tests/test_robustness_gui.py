@@ -65,6 +65,6 @@ def test_closing_the_window_mid_download_exits_cleanly(qtbot, window, monkeypatc
     started = time.perf_counter()
     window.close()
     assert time.perf_counter() - started < 5
-    assert not window.thread.isRunning()
+    assert not window.worker_thread.isRunning()
     assert not partial.exists()
     assert not [m for m in qtlog.records if "Destroyed while thread" in m.message]

@@ -114,11 +114,14 @@ def test_pause_holds_progress_resume_continues_stop_ends_mid_epoch(qtbot, window
     click(qtbot, panel.start_button)
     qtbot.waitUntil(lambda: panel.progress.value() >= 20, timeout=RUN_TIMEOUT_MS)
 
+    handle = panel.handle
     click(qtbot, panel.pause_button)
     assert panel.state == "paused" and panel.pause_button.text() == "Resume"
-    qtbot.wait(300)  # a step already in flight may still report
+    with qtbot.waitSignal(handle.step, timeout=500, raising=False):
+        pass  # a step already in flight may still report (at most one)
     held = panel.progress.value()
-    qtbot.wait(800)
+    with qtbot.assertNotEmitted(handle.step, wait=800):
+        pass  # paused: no step for a while
     assert panel.progress.value() == held, "progress advanced while paused"
     assert "Paused" in panel.progress.text()
 
@@ -177,8 +180,8 @@ def test_history_overlays_reuses_settings_and_use_this_model_activates_and_saves
 
     # "Use this model" (after the run ended) makes run 2 the canvas's model; File → Save keeps it
     click(qtbot, panel.use_model_button)
-    qtbot.waitUntil(lambda: window.active.get("name") == second.model_name_for_save, timeout=30_000)
-    assert window.active["model_name"] == "logreg" and window.active["dataset"] == "mnist-subset"
+    qtbot.waitUntil(lambda: window.session.model.name == second.model_name_for_save, timeout=30_000)
+    assert window.session.model.model_name == "logreg" and window.session.model.dataset == "mnist-subset"
     assert window.save_model_action.isEnabled()
     path = tmp_path / "trained.ckpt"
     assert window.save_model(str(path))
@@ -189,7 +192,7 @@ def test_history_overlays_reuses_settings_and_use_this_model_activates_and_saves
 
     # and the history's button does the same for a selected older run
     click(qtbot, panel.history.use_model_button)
-    qtbot.waitUntil(lambda: window.active.get("name") == first.model_name_for_save, timeout=30_000)
+    qtbot.waitUntil(lambda: window.session.model.name == first.model_name_for_save, timeout=30_000)
 
 
 def test_closing_the_window_mid_run_stops_the_worker_cleanly(qtbot, window, qtlog):
@@ -197,14 +200,14 @@ def test_closing_the_window_mid_run_stops_the_worker_cleanly(qtbot, window, qtlo
     set_up_run(qtbot, panel, model="cnn", epochs="5", batch="32")
     click(qtbot, panel.start_button)
     qtbot.waitUntil(lambda: panel.progress.value() > 5, timeout=RUN_TIMEOUT_MS)
-    thread = window.thread
+    thread = window.worker_thread
 
     started = time.perf_counter()
     window.close()
     seconds = time.perf_counter() - started
     assert thread is not None and thread.isFinished() and not thread.isRunning()
     assert seconds < 10, f"closing took {seconds:.1f} s"
-    qtbot.wait(50)  # let the late trainFinished arrive: it must not raise or pop up anything
+    qtbot.waitUntil(lambda: panel.run.finished, timeout=5_000)  # the run's last word arrives late: no popup
     assert panel.error_box is None
     messages = [record.message for record in qtlog.records]
     assert not [m for m in messages if "Destroyed while thread" in m], messages
@@ -216,7 +219,7 @@ def test_settings_of_the_last_run_come_back_next_session(qtbot, window):
     set_up_run(qtbot, panel, lr="0.0123")
     click(qtbot, panel.start_button)
     wait_finished(qtbot, panel)
-    again = TrainingPanel(window)
+    again = TrainingPanel(window.session, window.runs)
     qtbot.addWidget(again)
     again.attach_worker(window.worker)
     assert again.form.lr_edit.text() == "0.0123" and again.form.model_combo.currentData() == "logreg"

@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     from mnist_desktop.core.paths import bundled_model_path
     from mnist_desktop.core.data.strokes import random_drawn_digit
     from mnist_desktop.core.training.trainer import default_config
+    from mnist_desktop.gui.handles import RunHandle, RunRequest
+    from mnist_desktop.gui.run_history import RunRecord
     from mnist_desktop.gui.worker import Worker
 
     app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
@@ -58,8 +60,6 @@ def main(argv: list[str] | None = None) -> int:
     thread.start()
     state: dict = {"predictions": 0, "finished": 0, "started": 0, "model": False}
     worker.prediction.connect(lambda p, a: state.__setitem__("predictions", state["predictions"] + 1))
-    worker.trainFinished.connect(lambda info: state.__setitem__("finished", state["finished"] + 1))
-    worker.trainStep.connect(lambda info: worker.stop_training())  # stop as soon as it runs
     worker.modelChanged.connect(lambda info: state.__setitem__("model", True))
 
     def wait_until(cond, timeout: float = 120.0) -> None:
@@ -76,9 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     images = [random_drawn_digit(int(rng.integers(10)), rng) for _ in range(64)]
 
     def cycle(i: int) -> None:
-        done = state["finished"]
-        worker.trainRequested.emit(config, "", "", {})
-        wait_until(lambda: state["finished"] > done)
+        handle = RunHandle(RunRecord(number=i + 1, config=config), worker)
+        handle.step.connect(lambda _event: handle.stop())  # stop as soon as it runs
+        worker.trainRequested.emit(RunRequest(handle, config))
+        wait_until(lambda: handle.done)
+        state["finished"] += 1
 
     def predict(i: int) -> None:
         seen = state["predictions"]

@@ -96,7 +96,7 @@ def measure_training_stalls(seconds: float, dataset: str = "mnist-subset", model
         window.resize(1280, 800)
         window.show()
         window.start_worker()
-        if not _wait(lambda: bool(window.active), 120):
+        if not _wait(lambda: window.session.model is not None, 120):
             raise RuntimeError("the default model did not load within 120 s")
         panel = window.docks["training"].widget()
         assert isinstance(panel, TrainingPanel)

@@ -47,7 +47,7 @@ def main() -> int:
 
     def poll() -> None:
         now = time.perf_counter() - T0
-        if "model_s" not in times and window.active:
+        if "model_s" not in times and window.session.model is not None:
             times["model_s"] = now
             window.canvas.add_stroke([(280.0, 90.0), (280.0, 470.0)])  # a "1"
         if "model_s" in times and window.prediction_view.predicted_label() is not None:

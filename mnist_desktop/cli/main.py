@@ -8,7 +8,6 @@ tracebacks are for bugs only.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import resource
 import sys
@@ -139,29 +138,6 @@ def _config_from_args(args: argparse.Namespace):
     return default_config(args.model, dataset=args.dataset, **overrides)
 
 
-def default_model_path(model: str, dataset: str) -> Path:
-    from mnist_desktop.core.paths import user_data_dir
-
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return user_data_dir() / "models" / f"{model}-{dataset}-{stamp}.ckpt"
-
-
-def checkpoint_metadata(config, dataset_name: str, class_names, done) -> dict[str, Any]:
-    """What a saved model records about how it was made (shared with the GUI)."""
-    metrics = {"train_seconds": round(done.train_seconds, 2), "steps": done.step}
-    if done.test is not None:
-        metrics.update(test_accuracy=done.test.accuracy, test_loss=done.test.loss)
-    if done.best_val_accuracy is not None:
-        metrics["best_val_accuracy"] = done.best_val_accuracy
-    return {
-        "dataset": dataset_name,
-        "class_names": list(class_names),
-        "hyperparameters": config.to_dict(),
-        "metrics": metrics,
-        "status": done.status,
-    }
-
-
 def build_train_data(dataset, config, drawn_style: float = 0.0, synthetic_drawn: int = 0):
     """The run's TrainData exactly as ``train`` builds it (deterministic for the config's seed).
 
@@ -185,6 +161,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from mnist_desktop.core.models.checkpoints import save_checkpoint
     from mnist_desktop.core.jax_setup import configure_jax
     from mnist_desktop.cli.progress import ProgressBar, format_seconds
+    from mnist_desktop.core.training.run_metadata import default_model_path, metadata_from_done
     from mnist_desktop.core.training.trainer import DoneEvent, EpochEvent, StepEvent, Trainer
 
     config = _config_from_args(args)
@@ -247,7 +224,7 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"training took {done.train_seconds:.1f} s", file=err)
     if args.out is None:  # our own folder; a user-given folder must exist
         out.parent.mkdir(parents=True, exist_ok=True)
-    meta = checkpoint_metadata(config, dataset.name, dataset.class_names, done)
+    meta = metadata_from_done(config, dataset.name, dataset.class_names, done)
     meta["hyperparameters"].update(drawn_style=args.drawn_style, synthetic_drawn=args.synthetic_drawn)
     stats = doubt_commands.fit_after_training(config.model, done.params, data, config.seed) if done.status != "diverged" else None
     save_checkpoint(out, config.model, done.params, meta, doubt=stats)

@@ -29,7 +29,7 @@ def user_cache_dir() -> Path:
 
 
 def user_data_dir() -> Path:
-    """Things the user made and would miss: saved models, personal drawings."""
+    """Things the user made and would miss: saved models, drawings of the person."""
     override = os.environ.get("MNIST_DESKTOP_HOME")
     return Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME))
 

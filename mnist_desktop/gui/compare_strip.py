@@ -10,7 +10,7 @@ the strip only paints what comes back, newest drawing first.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -18,8 +18,9 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QMenu, QPushButton, QToolButton,
                                QVBoxLayout, QWidget)
 
-from mnist_desktop.gui.canvas import grey_array_to_qimage, heatmap_to_qimage
-from mnist_desktop.gui.digit_views import _PixelView, format_percent
+from mnist_desktop.core.formatting import format_probability
+from mnist_desktop.gui.digit_views import _PixelView
+from mnist_desktop.gui.qimage_convert import grey_array_to_qimage, heatmap_to_qimage
 from mnist_desktop.gui.verdict_badge import VerdictBadge, verdict_text
 
 MAX_CARDS = 4
@@ -77,7 +78,7 @@ class CompareCard(QFrame):
             self.pixels.set_images(None, None)
             return
         headline, badge = verdict_text(verdict, names)
-        confidence = format_percent(float(np.max(probs)))
+        confidence = format_probability(float(np.max(probs)))
         self.answer.setText(f"{headline}  {confidence}" if verdict["kind"] in ("digit", "unsure") else headline)
         note = verdict.get("reason", "")
         if not row.get("has_doubt"):
@@ -97,17 +98,18 @@ class CompareCard(QFrame):
 
 
 class CompareStrip(QWidget):
-    """The strip of cards and its "Pin" menu; give it the worker with :meth:`attach_worker`.
+    """The strip of cards and its "Pin" menu; the worker arrives with :meth:`attach_worker`.
 
-    ``runs`` returns the session's finished runs as (key, title, model_name, params, info)
-    for the Pin menu; ``model_input`` returns the 28×28 input now on the canvas.
+    ``session`` gives the drawing's 28×28 input (shown under each saliency);
+    ``runs`` tells it about finished runs of this session, offered in the Pin menu.
     """
 
-    def __init__(self, runs: Callable[[], list[tuple[str, str, str, Any, dict]]] | None = None,
-                 model_input: Callable[[], np.ndarray | None] | None = None, parent: QWidget | None = None):
+    def __init__(self, session: Any = None, runs: Any = None, parent: QWidget | None = None):
         super().__init__(parent)
-        self._runs = runs or (lambda: [])
-        self._model_input = model_input or (lambda: None)
+        self._session = session
+        self._finished: list[Any] = []  # RunRecords of this session's finished runs
+        if runs is not None:
+            runs.runEnded.connect(self._on_run_ended)
         self.worker: Any = None
         self.cards: dict[str, CompareCard] = {}
         self.names = [str(i) for i in range(10)]
@@ -150,11 +152,20 @@ class CompareStrip(QWidget):
         full = len(self.cards) >= MAX_CARDS
         act = self.menu.addAction("The active model (as it is now)", self.pin_active)
         act.setEnabled(not full and self.worker is not None)
-        for key, title, model_name, params, info in self._runs():
+        for key, title, model_name, params, info in self._run_choices():
             act = self.menu.addAction(f"Run: {title}", lambda k=key, t=title, m=model_name, p=params, i=info: self.pin_run(k, t, m, p, i))
             act.setEnabled(not full and key not in self.cards)
         act = self.menu.addAction("A model file…", self._pin_file_dialog)
         act.setEnabled(not full)
+
+    def _on_run_ended(self, handle: Any) -> None:
+        record = getattr(handle, "record", None)
+        if record is not None and record not in self._finished:
+            self._finished.append(record)
+
+    def _run_choices(self) -> list[tuple[str, str, str, Any, dict]]:
+        return [(f"run:{id(r)}", r.label, r.model, r.params, r.model_info()) for r in self._finished
+                if r.params is not None and r.status in ("completed", "stopped")]
 
     def _pin_file_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Pin a model file", "", "mnist-desktop models (*.ckpt)")
@@ -182,7 +193,7 @@ class CompareStrip(QWidget):
             self.worker.activatePinnedRequested.emit(key)
 
     def show_readings(self, rows: list) -> None:
-        image = self._model_input()
+        image = getattr(self._session, "model_input", None)
         for row in rows:
             card = self.cards.get(row["key"])
             if card is not None:
@@ -190,18 +201,3 @@ class CompareStrip(QWidget):
 
     def shown_texts(self) -> list[str]:
         return [card.shown_text() for card in self.cards.values()]
-
-
-def create_compare_strip(window: Any) -> CompareStrip:
-    """The dock's widget: runs come from the training panel's history, the input from the canvas."""
-
-    def runs() -> list[tuple[str, str, str, Any, dict]]:
-        dock = getattr(window, "docks", {}).get("training")
-        history = getattr(dock.widget(), "history", None) if dock is not None else None
-        out = []
-        for record in (history.runs() if history is not None else []):
-            if record.finished and record.params is not None and record.status != "diverged":
-                out.append((f"run:{id(record)}", record.label, record.model, record.params, record.model_info()))
-        return out
-
-    return CompareStrip(runs, lambda: getattr(window, "model_input", None))

@@ -16,10 +16,12 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from mnist_desktop.gui.canvas import grey_array_to_qimage, heatmap_to_qimage
+from mnist_desktop.core.data.dataset_specs import DIGIT_NAMES
+from mnist_desktop.core.formatting import format_probability
+from mnist_desktop.gui.qimage_convert import grey_array_to_qimage, heatmap_to_qimage
 from mnist_desktop.gui.verdict_badge import STYLES, VerdictBadge, verdict_text
 
-DIGIT_CLASS_NAMES: tuple[str, ...] = tuple(str(digit) for digit in range(10))
+DIGIT_CLASS_NAMES = DIGIT_NAMES
 
 
 def _mix(a: QColor, b: QColor, t: float) -> QColor:
@@ -29,13 +31,6 @@ def _mix(a: QColor, b: QColor, t: float) -> QColor:
         a.greenF() * (1 - t) + b.greenF() * t,
         a.blueF() * (1 - t) + b.blueF() * t,
     )
-
-
-def format_percent(probability: float) -> str:
-    """0.934 -> '93.4%'; below 0.1 % shows '<0.1%' instead of a misleading '0.0%'."""
-    if 0.0 < probability < 0.0005:
-        return "<0.1%"
-    return f"{probability * 100:.1f}%"
 
 
 # --------------------------------------------------------------------------- model input
@@ -307,7 +302,7 @@ class _ProbabilityBars(QWidget):
                 painter.setPen(text_colour if highlighted else palette.color(QPalette.ColorRole.PlaceholderText))
                 painter.drawText(QRectF(bar.right(), y, value_width, row_height),
                                  Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                                 format_percent(probability))
+                                 format_probability(probability))
         finally:
             painter.end()
 
@@ -448,7 +443,7 @@ class PredictionView(QWidget):
         else:
             assert self._bars.probabilities is not None
             self._headline.label = self._bars.names[label]
-            self._headline.confidence = format_percent(float(self._bars.probabilities[label]))
+            self._headline.confidence = format_probability(float(self._bars.probabilities[label]))
             verdict = self._verdict if self._verdict and self._verdict.get("label") == label else None
             headline, badge = verdict_text(verdict, self._bars.names) if verdict else ("", "")
             if verdict:
@@ -463,7 +458,7 @@ class PredictionView(QWidget):
             self._badge.show_verdict(verdict["kind"] if verdict else "", badge, (verdict or {}).get("reason", ""))
             self.setAccessibleDescription(
                 f"{badge + '. ' if badge else ''}Predicted {self._bars.names[label]} with "
-                f"{format_percent(float(self._bars.probabilities[label]))} confidence"
+                f"{format_probability(float(self._bars.probabilities[label]))} confidence"
             )
         self._headline.update()
         self._bars.update()

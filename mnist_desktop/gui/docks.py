@@ -1,7 +1,9 @@
 """The panels around the canvas, each a dock the user can move, hide or float.
 
-Each entry builds its widget from the main window; a widget that has an
-``attach_worker(worker)`` method is given the worker once JAX is up.
+This is the docks' assembly: each entry builds its widget from the window's
+:class:`~.model_session.ModelSession` and :class:`~.run_controller.RunController`
+(never from the window itself); a widget with an ``attach_worker(worker)``
+method is given the worker once JAX is up.
 """
 
 from __future__ import annotations
@@ -12,27 +14,33 @@ from typing import TYPE_CHECKING, Callable
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
+from mnist_desktop.gui.model_session import ModelSession
+from mnist_desktop.gui.run_controller import RunController
+
 if TYPE_CHECKING:
     from mnist_desktop.gui.main_window import MainWindow
 
 Area = Qt.DockWidgetArea
+Factory = Callable[[ModelSession, RunController], QWidget]
 
-# (key, title, area, factory) — factories import lazily so a broken panel can't stop start-up
-DOCKS: list[tuple[str, str, Area, Callable[["MainWindow"], QWidget]]] = [
-    ("training", "Training", Area.RightDockWidgetArea,
-     lambda window: importlib.import_module(".training_panel", __package__).TrainingPanel(window)),
-    # "look inside" views: tabs beside Training (drag a tab out to watch two at once)
-    *((key, title, Area.RightDockWidgetArea,
-       lambda window, factory=factory: getattr(importlib.import_module(".insight", __package__), factory)(window))
-      for key, title, factory in (("weights", "Weights", "create_weights_view"),
-                                  ("activations", "Activations", "create_activations_view"),
-                                  ("saliency", "Saliency", "create_saliency_view"),
-                                  ("evaluation", "Evaluation", "create_evaluation_view"),
-                                  ("datasets", "Datasets", "create_dataset_browser"))),
-    ("personal", "My handwriting", Area.RightDockWidgetArea,
-     lambda window: importlib.import_module(".personal_panel", __package__).PersonalPanel(window)),
-    ("compare", "Compare models", Area.BottomDockWidgetArea,
-     lambda window: importlib.import_module(".compare_strip", __package__).create_compare_strip(window)),
+
+def _lazy(module: str, name: str) -> Factory:
+    """A factory that imports its panel only when called, so a broken panel can't stop start-up."""
+    return lambda session, runs: getattr(importlib.import_module(module, __package__), name)(session, runs)
+
+
+# (key, title, area, factory); the "look inside" views sit in tabs beside Training
+# (drag a tab out to watch two at once)
+DOCKS: list[tuple[str, str, Area, Factory]] = [
+    ("training", "Training", Area.RightDockWidgetArea, _lazy(".training_panel", "TrainingPanel")),
+    ("weights", "Weights", Area.RightDockWidgetArea, _lazy(".insight.weights_view", "WeightsView")),
+    ("activations", "Activations", Area.RightDockWidgetArea, _lazy(".insight.activations_view", "ActivationsView")),
+    ("saliency", "Saliency", Area.RightDockWidgetArea, _lazy(".insight.saliency_view", "SaliencyView")),
+    ("evaluation", "Evaluation", Area.RightDockWidgetArea, _lazy(".insight.evaluation_view", "EvaluationView")),
+    ("datasets", "Datasets", Area.RightDockWidgetArea, _lazy(".insight.dataset_browser", "DatasetBrowser")),
+    ("handwriting", "My handwriting", Area.RightDockWidgetArea, _lazy(".handwriting.panel", "HandwritingPanel")),
+    # side by side: pinned models reading the same drawing, below the canvas
+    ("compare", "Compare models", Area.BottomDockWidgetArea, _lazy(".compare_strip", "CompareStrip")),
 ]
 
 
@@ -40,7 +48,7 @@ def create_docks(window: "MainWindow") -> None:
     """Add every registered panel to ``window``; tabify panels sharing an area."""
     by_area: dict[Area, list] = {}
     for key, title, area, factory in DOCKS:
-        dock = window.add_dock(key, title, factory(window), area)
+        dock = window.add_dock(key, title, factory(window.session, window.runs), area)
         by_area.setdefault(area, []).append(dock)
     for docks in by_area.values():
         for other in docks[1:]:

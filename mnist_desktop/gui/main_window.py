@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QSettings, Qt, QThread, QTimer, Signal
+from PySide6.QtCore import QByteArray, QSettings, Qt, QThread, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -31,20 +31,24 @@ from PySide6.QtWidgets import (
 from mnist_desktop import __version__
 from mnist_desktop.core.errors import MnistDesktopError
 from mnist_desktop.core.paths import bundled_model_path, user_data_dir
-from mnist_desktop.core.analysis.verdict import is_too_small
-from mnist_desktop.core.data.preprocess import is_dark_on_light, load_image, to_model_input
+from mnist_desktop.core.data.preprocess import load_image
 from mnist_desktop.gui.canvas import DrawingCanvas
 from mnist_desktop.gui.digit_views import ModelInputView, PredictionView, label_smoothing_note
+from mnist_desktop.core.formatting import format_fraction
+from mnist_desktop.gui.model_session import ActiveModel, ModelSession
+from mnist_desktop.gui.run_controller import RunController
 
-PREDICT_THROTTLE_MS = 15  # at most ~60 predictions/s while drawing; the worker keeps only the newest
 MODEL_FILTER = "mnist-desktop models (*.ckpt *.npz *.zip);;All files (*)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp);;All files (*)"
 
 
 class MainWindow(QMainWindow):
-    """Draw a digit, see it read; train and inspect through the docks."""
+    """Draw a digit, see it read; train and inspect through the docks.
 
-    activeModelChanged = Signal(dict)  # forwarded from the worker, for panels
+    The window builds the :class:`~.model_session.ModelSession` (what reads the
+    canvas and what it said) and the :class:`~.run_controller.RunController`
+    (training runs) and hands them to the panels; panels never see the window.
+    """
 
     def __init__(self, initial_model: Path | None = None) -> None:
         super().__init__()
@@ -52,18 +56,23 @@ class MainWindow(QMainWindow):
         self.settings = QSettings()
         self._initial_model = initial_model
         self.worker: Any = None
-        self.thread: QThread | None = None
-        self.active: dict[str, Any] = {}
-        self.model_input: np.ndarray | None = None
-        self._closing = False
+        self.worker_thread: QThread | None = None
 
         self.canvas = DrawingCanvas()
         self.input_view = ModelInputView()
         self.prediction_view = PredictionView()
-        self._throttle = QTimer(self, singleShot=True, interval=PREDICT_THROTTLE_MS)
-        self._throttle.timeout.connect(self._update_prediction)
-        self.canvas.changed.connect(self._schedule_prediction)
-        self.canvas.strokeFinished.connect(self._update_prediction)
+        self.session = ModelSession(self.canvas, self)
+        self.runs = RunController(self)
+        session = self.session
+        session.inputChanged.connect(self.input_view.set_image)
+        session.inputOverlayChanged.connect(self.input_view.set_overlay)
+        session.predicted.connect(lambda probabilities, _analysis: self.prediction_view.set_probabilities(probabilities))
+        session.classNamesChanged.connect(self._show_class_names)
+        session.modelChanged.connect(self._on_model_changed)
+        session.modelLoading.connect(lambda path: self.model_label.setText(f"loading model {Path(path).name}…"))
+        session.modelFailed.connect(self._on_model_failed)
+        session.statusMessage.connect(self.statusBar().showMessage)
+        session.verdictChanged.connect(self.prediction_view.set_verdict)
 
         self._build_central()
         self._build_actions()
@@ -181,74 +190,73 @@ class MainWindow(QMainWindow):
         from mnist_desktop.gui.worker import Worker
 
         configure_jax()
-        self.thread = QThread(self)
-        self.thread.setObjectName("jax-worker")
+        self.worker_thread = QThread(self)
+        self.worker_thread.setObjectName("jax-worker")
         self.worker = Worker()
-        self.worker.moveToThread(self.thread)
-        self.thread.finished.connect(self.worker.deleteLater)
+        self.worker.moveToThread(self.worker_thread)
+        self.worker_thread.finished.connect(self.worker.deleteLater)
         w = self.worker
-        w.modelChanged.connect(self._on_model_changed)
-        w.modelFailed.connect(self._on_model_failed)
-        w.prediction.connect(self._on_prediction)
-        w.verdict.connect(self._on_verdict)
         w.error.connect(self._on_worker_error)
         w.busy.connect(self._on_busy)
-        self.thread.start()
+        self.session.attach_worker(w)
+        self.runs.attach_worker(w)
+        self.worker_thread.start()
         self.device_label.setText(f"Device: {device_description()}")
-        self.workerStarted()
+        self._attach_panels()
         self.load_model(str(self._initial_model or self.settings.value("model/last", "") or bundled_model_path()))
 
-    def workerStarted(self) -> None:
-        """Hook for panels that connect to the worker (they attach after it exists)."""
+    def _attach_panels(self) -> None:
+        """Panels that talk to the worker get it now (they were built before it existed)."""
         for dock in self.docks.values():
             attach = getattr(dock.widget(), "attach_worker", None)
             if attach:
                 attach(self.worker)
 
     def load_model(self, path: str) -> None:
-        self.model_label.setText(f"loading model {Path(path).name}…")
-        self.worker.loadRequested.emit(path)
+        self.session.load_model(path)
 
     def load_default_model(self) -> None:
         self.load_model(str(bundled_model_path()))
 
-    def _on_model_changed(self, info: dict) -> None:
-        self.active = info
-        names = list(info.get("class_names") or [str(i) for i in range(10)])
-        self.prediction_view.set_class_names(names)
-        hyper = (info.get("metadata") or {}).get("hyperparameters") or {}
+    def _show_class_names(self, names: list) -> None:
+        if self.prediction_view.class_names() != names:
+            self.prediction_view.set_class_names(names)
+
+    def _on_model_changed(self, model: ActiveModel) -> None:
+        hyper = model.metadata.get("hyperparameters") or {}
         smoothing = hyper.get("label_smoothing")
-        doubt = info.get("doubt")
-        if doubt is not None:  # the bars show calibrated probabilities: smoothing no longer caps them
+        if model.doubt is not None:  # the bars show calibrated probabilities: smoothing no longer caps them
             self.prediction_view.set_note(
-                f"Confidence calibrated on held-out digits (temperature {doubt.temperature:.2f}): "
+                f"Confidence calibrated on held-out digits (temperature {model.doubt.temperature:.2f}): "
                 "70% means right about 7 times in 10.")
         else:
-            self.prediction_view.set_note(
-                label_smoothing_note(float(smoothing), len(names)) if isinstance(smoothing, (int, float)) else "")
-        acc = info.get("test_accuracy")
-        acc_text = f" · test accuracy {acc:.2%}" if isinstance(acc, float) and math.isfinite(acc) else ""
-        self.model_label.setText(f"Model: {info.get('name', '?')} ({info.get('title', info.get('model_name'))}, "
-                                 f"{info.get('param_count', 0):,} parameters, {info.get('dataset', '?')}){acc_text}")
+            self.prediction_view.set_note(label_smoothing_note(float(smoothing), len(model.class_names))
+                                          if isinstance(smoothing, (int, float)) else "")
+        self._show_model_line(model)
         self.save_model_action.setEnabled(True)
-        path = info.get("path")
+        path = model.path
         if path and Path(path).resolve() != bundled_model_path().resolve():
             self.settings.setValue("model/last", path)
         elif path:
             self.settings.remove("model/last")
-        self.activeModelChanged.emit(info)
-        self._update_prediction()
+
+    def _show_model_line(self, model: ActiveModel) -> None:
+        acc = model.test_accuracy
+        acc_text = f" · test accuracy {format_fraction(acc, 2)}" if isinstance(acc, float) and math.isfinite(acc) else ""
+        self.model_label.setText(f"Model: {model.name} ({model.title}, {model.param_count:,} parameters, "
+                                 f"{model.dataset or '?'}){acc_text}")
 
     def _on_model_failed(self, path: str, message: str) -> None:
-        if self.active:
-            self._on_model_changed(self.active)  # restore the status line
+        active = self.session.model
+        if active is not None:
+            self._show_model_line(active)  # restore the status line
         else:
             self.model_label.setText("no model loaded — File → Open Model… or train one")
         if self.settings.value("model/last", "") == path:
             self.settings.remove("model/last")  # don't fail again on next launch
-            if not self.active and Path(path).resolve() != bundled_model_path().resolve():
+            if active is None and Path(path).resolve() != bundled_model_path().resolve():
                 self.load_default_model()
-        if not self._closing:
+        if not self.session.closed:
             QMessageBox.warning(self, "Could not open model", f"{message}\n\nThe current model stays active.")
 
     def _on_worker_error(self, message: str) -> None:
@@ -259,33 +267,6 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(what)
         else:
             self.statusBar().clearMessage()
-
-    # ------------------------------------------------------------------ prediction
-    def _schedule_prediction(self) -> None:
-        if not self._throttle.isActive():
-            self._throttle.start()
-
-    def _update_prediction(self) -> None:
-        self._throttle.stop()
-        if self._closing:  # the worker is (being) shut down
-            return
-        self.model_input = to_model_input(self.canvas.to_bytes()) if not self.canvas.is_empty() else None
-        self.input_view.set_image(self.model_input)
-        if self.model_input is None:
-            self.prediction_view.set_probabilities(None)
-            self.canvas.set_overlay(None)
-        if self.worker is not None:
-            small = self.model_input is not None and is_too_small(self.canvas.to_bytes())
-            self.worker.request_prediction(self.model_input, small)
-
-    def _on_verdict(self, verdict: Any) -> None:
-        self.prediction_view.set_verdict(None if self.model_input is None else verdict)
-
-    def _on_prediction(self, probabilities: Any, analysis: Any) -> None:
-        if self.model_input is None:
-            self.prediction_view.set_probabilities(None)
-            return
-        self.prediction_view.set_probabilities(probabilities)
 
     # ------------------------------------------------------------------ files
     def _dialog_dir(self, key: str, fallback: Path) -> str:
@@ -298,9 +279,10 @@ class MainWindow(QMainWindow):
             self.load_model(path)
 
     def save_model_dialog(self) -> None:
-        if not self.active.get("params"):
+        model = self.session.model
+        if model is None or model.params is None:
             return
-        suggested = Path(self._dialog_dir("model", user_data_dir() / "models")) / f"{self.active.get('name', 'model')}.ckpt"
+        suggested = Path(self._dialog_dir("model", user_data_dir() / "models")) / f"{model.name}.ckpt"
         path, _ = QFileDialog.getSaveFileName(self, "Save model", str(suggested), MODEL_FILTER)
         if path:
             self.save_model(path)
@@ -309,10 +291,11 @@ class MainWindow(QMainWindow):
         """Save the active model; errors are shown and the old file stays intact."""
         from mnist_desktop.core.models.checkpoints import save_checkpoint
 
-        meta = dict(self.active.get("metadata") or {})
-        meta.update(dataset=self.active.get("dataset", "mnist"), class_names=self.active.get("class_names"))
+        model = self.session.model
+        if model is None:
+            return False
         try:
-            save_checkpoint(path, self.active["model_name"], self.active["params"], meta, doubt=self.active.get("doubt"))
+            save_checkpoint(path, model.model_name, model.params, model.save_metadata(), doubt=model.doubt)
         except MnistDesktopError as err:
             QMessageBox.warning(self, "Could not save model", str(err))
             return False
@@ -337,13 +320,7 @@ class MainWindow(QMainWindow):
 
     def load_picture(self, image: np.ndarray) -> None:
         """Put a grey picture (any polarity) on the canvas as white ink on black."""
-        pic = np.asarray(image, np.float32)
-        normalised = to_model_input(pic)
-        if normalised is None:
-            self.canvas.clear()
-            return
-        # the canvas stores white ink; flip dark-on-light pictures as preprocessing does
-        self.canvas.load_image(1.0 - pic if is_dark_on_light(pic) else pic)
+        self.session.show_picture(image)
 
     def save_drawing_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save drawing", str(Path(self._dialog_dir("image", Path.home())) / "digit.png"), "PNG image (*.png)")
@@ -404,8 +381,8 @@ class MainWindow(QMainWindow):
                 bar.setUsesScrollButtons(True)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self._closing = True
-        self._throttle.stop()
+        self.session.close()
+        self.runs.shut_down()
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("canvas/brush", self.canvas.brush_width())
@@ -417,8 +394,9 @@ class MainWindow(QMainWindow):
         """Stop any run and join the worker thread (no 'QThread destroyed while running')."""
         if self.worker is not None:
             self.worker.stop_training()
-        if self.thread is not None and self.thread.isRunning():
-            self.thread.quit()
-            if not self.thread.wait(10_000):
-                self.thread.terminate()
-                self.thread.wait()
+        thread = self.worker_thread
+        if thread is not None and thread.isRunning():
+            thread.quit()
+            if not thread.wait(10_000):
+                thread.terminate()
+                thread.wait()

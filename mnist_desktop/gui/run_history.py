@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -25,21 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mnist_desktop.core.formatting import format_duration, format_fraction
+
 FINISHED = ("completed", "stopped", "diverged", "failed", "cancelled")
-
-
-def format_duration(seconds: float | None) -> str:
-    """``65.2`` → ``"1:05"``; hours when needed; ``"–"`` for unknown."""
-    if seconds is None or seconds != seconds or seconds < 0:
-        return "–"
-    whole = int(round(seconds))
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def format_accuracy(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2%}"
 
 
 @dataclass(eq=False)  # a run is itself: compared by identity (its params are arrays)
@@ -129,22 +116,21 @@ class RunRecord:
 
     def model_info(self) -> dict[str, Any]:
         """The info dict for ``worker.activateRequested``: what File → Save records."""
-        from mnist_desktop.cli.main import checkpoint_metadata, default_model_path
+        from mnist_desktop.core.training.run_metadata import checkpoint_metadata, default_model_path
         from mnist_desktop.core.training.trainer import TrainConfig
 
-        # checkpoint_metadata reads a DoneEvent; the GUI has its numbers, not the event
-        test = None if self.test_accuracy is None else SimpleNamespace(accuracy=self.test_accuracy, loss=self.test_loss)
-        done = SimpleNamespace(train_seconds=float(self.train_seconds or 0.0), step=self.step, test=test,
-                               best_val_accuracy=self.best_val_accuracy, status=self.status)
-        config = TrainConfig.from_dict(self.config)
         if not self.model_name_for_save:
             self.model_name_for_save = default_model_path(self.model, self.dataset).stem
+        metadata = checkpoint_metadata(
+            TrainConfig.from_dict(self.config), self.dataset, self.class_names,
+            train_seconds=float(self.train_seconds or 0.0), steps=self.step, status=self.status,
+            test_accuracy=self.test_accuracy, test_loss=self.test_loss, best_val_accuracy=self.best_val_accuracy)
         return {
             "name": self.model_name_for_save,
             "class_names": list(self.class_names),
             "dataset": self.dataset,
             "test_accuracy": self.test_accuracy,
-            "metadata": checkpoint_metadata(config, self.dataset, self.class_names, done),
+            "metadata": metadata,
             "doubt": getattr(self, "doubt", None),
         }
 
@@ -217,8 +203,8 @@ class RunHistory(QWidget):
         row = self._runs.index(record)
         config = record.config
         time_text = format_duration(record.train_seconds if record.finished else record.elapsed)
-        values = (record.label, record.settings_text(), format_accuracy(record.best_val_accuracy),
-                  format_accuracy(record.test_accuracy), time_text, record.status)
+        values = (record.label, record.settings_text(), format_fraction(record.best_val_accuracy, 2),
+                  format_fraction(record.test_accuracy, 2), time_text, record.status)
         for column, text in enumerate(values):
             item = self.table.item(row, column)
             if item is None:

@@ -1,10 +1,11 @@
 """Train from the GUI: settings, Start/Pause/Stop, progress, live chart and run history.
 
 The panel only collects intent and renders events. The run itself happens in
-the :class:`~.worker.Worker` (``trainRequested`` in; ``trainStarted`` /
-``trainStep`` / ``trainEpoch`` / ``trainFinished`` / ``downloadProgress`` out),
-so the window stays responsive and the canvas keeps predicting with the newest
-weights while a model learns. The settings form is :mod:`.training_form`, the
+the :class:`~.worker.Worker`: Start asks the shared
+:class:`~.run_controller.RunController` for a run and listens to the
+:class:`~.handles.RunHandle` it returns (started / step / epoch / finished /
+failed / downloadProgress), so the window stays responsive and the canvas keeps
+predicting with the newest weights while a model learns. The settings form is :mod:`.training_form`, the
 chart :mod:`.training_chart`, the run list :mod:`.run_history`.
 
 States: ``waiting`` (JAX not loaded) → ``idle`` ⇄ ``preparing`` (data,
@@ -15,10 +16,10 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import shiboken6
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QFrame,
     QGroupBox,
@@ -35,16 +36,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mnist_desktop.gui.run_history import RunHistory, RunRecord, format_accuracy, format_duration
+from mnist_desktop.core.formatting import format_duration, format_fraction
+from mnist_desktop.gui.handles import RunHandle
+from mnist_desktop.gui.model_session import ModelSession
+from mnist_desktop.gui.run_controller import RunController
+from mnist_desktop.gui.run_history import RunHistory, RunRecord
 from mnist_desktop.gui.training_chart import TrainingChart
 from mnist_desktop.gui.training_form import DATASET_SHORT, ERROR_COLOUR, TrainingForm
 
-if TYPE_CHECKING:
-    from mnist_desktop.gui.main_window import MainWindow
-
 SETTINGS_KEY = "training/config"  # the last started run's settings, restored next session
 LIVE_PREDICTION_S = 0.25  # while training, re-read the drawing this often so the answer visibly improves
-ACTIVE_STATES = ("preparing", "running", "paused", "stopping")
 
 
 class _FitContent(QWidget):
@@ -61,20 +62,22 @@ class TrainingPanel(QWidget):
 
     runFinished = Signal(object)  # RunRecord, for other panels and tests
 
-    def __init__(self, window: "MainWindow"):
+    def __init__(self, session: ModelSession, runs: RunController):
         super().__init__()
-        self.window = window
+        self.session = session
+        self.runs = runs
         self.worker: Any = None
         self.state = "waiting"
         self.run: RunRecord | None = None
+        self.handle: RunHandle | None = None  # this panel's run, while it lasts
         self.error_box: QMessageBox | None = None
         self.download_dialog: QProgressDialog | None = None
-        self._stop_requested = False
-        self._foreign_run = False  # another panel's run occupies the worker
         self._last_live_prediction = 0.0
         self.setObjectName("training-panel")
         self._build()
         self._set_state("waiting")
+        runs.runStarted.connect(lambda _handle: self._update_buttons())
+        runs.runEnded.connect(lambda _handle: self._update_buttons())
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -162,17 +165,12 @@ class TrainingPanel(QWidget):
         """Fill the JAX-backed parts of the form and listen to the worker (JAX is loaded now)."""
         self.worker = worker
         self.form.populate()
-        worker.trainStarted.connect(self._on_started)
-        worker.trainStep.connect(self._on_step)
-        worker.trainEpoch.connect(self._on_epoch)
-        worker.trainFinished.connect(self._on_finished)
-        worker.downloadProgress.connect(self._on_download_progress)
         self._set_state("idle")
         self._restore_form()
 
     def _restore_form(self) -> None:
         """Last session's settings if they still validate, else the recommended recipe."""
-        saved = self.window.settings.value(SETTINGS_KEY, "")
+        saved = QSettings().value(SETTINGS_KEY, "")
         try:
             values = json.loads(str(saved)) if saved else None
         except ValueError:
@@ -186,39 +184,47 @@ class TrainingPanel(QWidget):
     # ------------------------------------------------------------------ actions
     def start(self) -> None:
         """Start a run with the form's settings (Start button)."""
-        if self.state != "idle" or self.worker is None or self._foreign_run:
+        if self.state != "idle" or self.worker is None or self._foreign_run():
             return
         values, _errors = self.form.values()
         if values is None:
             self.form.revalidate()
             return
-        self.window.settings.setValue(SETTINGS_KEY, json.dumps(values))
         record = RunRecord(number=len(self.history.runs()) + 1, config=values,
                            dataset_title=DATASET_SHORT.get(values["dataset"], values["dataset"]))
-        self.run = record
-        self._stop_requested = False
+        handle = self.runs.start(record, values)
+        if handle is None:
+            return
+        QSettings().setValue(SETTINGS_KEY, json.dumps(values))
+        handle.started.connect(self._on_started)
+        handle.step.connect(self._on_step)
+        handle.epoch.connect(self._on_epoch)
+        handle.finished.connect(self._on_ended)
+        handle.failed.connect(self._on_ended)
+        handle.downloadProgress.connect(self._on_download_progress)
+        self.run, self.handle = record, handle
         self.history.add_run(record)
         self.chart.show_runs(record, [r for r in self.history.selected_runs() if r is not record])
         self._set_result("")
         self.use_model_button.hide()
         self.rate_label.setText("")
         self._set_state("preparing")
-        self.worker.trainRequested.emit(values, "", "", {})
 
     def toggle_pause(self) -> None:
+        if self.handle is None:
+            return
         if self.state == "running":
-            self.worker.pause_training()
+            self.handle.pause()
             self._set_state("paused")
         elif self.state == "paused":
-            self.worker.resume_training()
+            self.handle.resume()
             self._set_state("running")
 
     def stop(self) -> None:
         """Stop the run (or cancel its download); the worker sees it before its next step."""
-        if self.state not in ("preparing", "running", "paused"):
+        if self.state not in ("preparing", "running", "paused") or self.handle is None:
             return
-        self._stop_requested = True
-        self.worker.stop_training()
+        self.handle.stop()
         self._set_state("stopping")
 
     def use_settings(self, record: RunRecord) -> None:
@@ -229,40 +235,27 @@ class TrainingPanel(QWidget):
         """Make ``record``'s model the one that reads the canvas (and that File → Save saves)."""
         if self.worker is None or record.params is None:
             return
-        self.worker.activateRequested.emit(record.model, record.params, record.model_info())
+        self.session.activate(record.model, record.params, record.model_info())
         self._set_result(f"Run #{record.number} now reads the canvas — File → Save Model… keeps it.")
         self.use_model_button.hide()
 
-    # ------------------------------------------------------------------ worker events
-    def _is_mine(self, payload: dict[str, Any]) -> bool:
-        """Whether a worker event belongs to this panel's run (another panel may train too)."""
-        if self.run is None or self.state not in ACTIVE_STATES:
-            return False
-        echoed = payload.get("config") or {}
-        return all(echoed.get(key) == value for key, value in self.run.config.items())
+    # ------------------------------------------------------------------ run events (this panel's handle only)
+    def _foreign_run(self) -> bool:
+        """Another panel's run occupies the worker (one run at a time)."""
+        return self.runs.busy() and self.runs.active() is not self.handle
 
     def _on_started(self, info: dict[str, Any]) -> None:
-        if not self._worker_alive():
-            return
-        if not self._is_mine(info):
-            self._foreign_run = True
-            self._update_buttons()
-            return
         record = self.run
-        assert record is not None
-        if self._stop_requested:  # Stop came while the data were loading
-            self.worker.stop_training()
+        if record is None or not self._worker_alive():
+            return
         self._close_download_dialog()
-        record.status = "running"
-        record.steps_per_epoch = int(info["steps_per_epoch"])
-        record.total_steps = int(info["total_steps"])
         self.progress.setRange(0, record.total_steps)
         self.progress.setValue(0)
         self.progress.setFormat(f"Epoch 1/{info['epochs']} · step 0/{record.total_steps} · compiling…")
         self.rate_label.setText(f"{info['train_size']:,} training · {info['val_size']:,} validation · "
                                 f"{info['test_size']:,} test images")
         # the canvas is now read by the model being trained: label its classes and say so
-        self._show_class_names(info.get("class_names"))
+        self.session.set_reading_class_names(info.get("class_names"))
         self._show_live_model(record)
         if self.state == "preparing":
             self._set_state("running")
@@ -270,9 +263,8 @@ class TrainingPanel(QWidget):
 
     def _on_step(self, event: dict[str, Any]) -> None:
         record = self.run
-        if record is None or self.state not in ("running", "paused", "stopping") or not self._worker_alive():
+        if record is None or not self._worker_alive():
             return
-        record.add_step(event)
         self.chart.live_changed()
         step, total = int(event["step"]), int(event["total_steps"])
         self.progress.setValue(step)
@@ -282,23 +274,18 @@ class TrainingPanel(QWidget):
                                 f"elapsed {format_duration(event['elapsed'])}")  # accuracy and loss: the chart
         self.history.update_run(record)
         now = time.monotonic()
-        if self.window.model_input is not None and now - self._last_live_prediction >= LIVE_PREDICTION_S:
+        if self.session.model_input is not None and now - self._last_live_prediction >= LIVE_PREDICTION_S:
             self._last_live_prediction = now
-            self.worker.request_prediction(self.window.model_input)  # answered between steps, newest weights
+            self.session.request_prediction()  # answered between steps, newest weights
 
-    def _on_epoch(self, event: dict[str, Any]) -> None:
-        record = self.run
-        if record is None or self.state not in ("running", "paused", "stopping"):
+    def _on_epoch(self, _event: dict[str, Any]) -> None:
+        if self.run is None:
             return
-        record.add_epoch(event)
         self.chart.live_changed()
-        self.history.update_run(record)
+        self.history.update_run(self.run)
 
     def _on_download_progress(self, done: int, total: int) -> None:
         if self.run is None or self.state not in ("preparing", "stopping") or not self._worker_alive():
-            return
-        if self._stop_requested:
-            self.worker.stop_training()  # a Stop that came before the download began
             return
         dialog = self.download_dialog or self._make_download_dialog()
         megabytes = f"{done / 1e6:.1f} of {total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
@@ -311,7 +298,7 @@ class TrainingPanel(QWidget):
             dialog.setValue(0)
 
     def _make_download_dialog(self) -> QProgressDialog:
-        dialog = QProgressDialog("Downloading…", "Cancel", 0, 0, self.window)
+        dialog = QProgressDialog("Downloading…", "Cancel", 0, 0, self.window())
         dialog.setObjectName("download-dialog")
         dialog.setWindowTitle("Downloading dataset")
         dialog.setWindowModality(Qt.WindowModality.NonModal)  # modal would make setValue re-enter the event loop
@@ -331,21 +318,17 @@ class TrainingPanel(QWidget):
             dialog.hide()
             dialog.deleteLater()
 
-    def _on_finished(self, result: dict[str, Any]) -> None:
-        if not self._is_mine(result):
-            self._foreign_run = False
-            self._update_buttons()
-            return
+    def _on_ended(self, _result: Any = None) -> None:
+        """The run finished or failed (the handle has already updated the record)."""
         record = self.run
-        assert record is not None
+        if record is None:
+            return
+        self.handle = None
         self._close_download_dialog()
-        record.finish(result)
-        if record.status == "failed" and self._stop_requested:
-            record.status = "cancelled"  # e.g. Cancel in the download dialog: what the person asked for
         if not self._worker_alive():  # the window closed mid-run; this is the run's last word
             self._set_state("idle")
             return
-        self._show_class_names(self.window.active.get("class_names"))  # the active model reads the canvas again
+        self.session.set_reading_class_names(None)  # the active model reads the canvas again
         self.chart.flush()
         self.history.update_run(record)
         self._set_state("idle")
@@ -359,9 +342,9 @@ class TrainingPanel(QWidget):
         seconds = format_duration(record.train_seconds)
         if record.status in ("completed", "stopped", "diverged"):
             lead = {"completed": "Finished", "stopped": "Stopped", "diverged": "Diverged"}[record.status]
-            parts = [f"<b>{lead}: test accuracy {format_accuracy(record.test_accuracy)}</b>"]
+            parts = [f"<b>{lead}: test accuracy {format_fraction(record.test_accuracy, 2)}</b>"]
             if record.best_val_accuracy is not None:
-                parts.append(f"best validation {format_accuracy(record.best_val_accuracy)}")
+                parts.append(f"best validation {format_fraction(record.best_val_accuracy, 2)}")
             parts.append(f"{record.step:,} steps in {seconds}")
             text = " · ".join(parts)
             if record.status == "diverged":
@@ -384,8 +367,7 @@ class TrainingPanel(QWidget):
 
     def _worker_alive(self) -> bool:
         """False once the window is closing: the worker thread is gone, and with it the worker."""
-        return (self.worker is not None and not getattr(self.window, "_closing", False)
-                and shiboken6.isValid(self.worker))
+        return self.worker is not None and not self.runs.closed and shiboken6.isValid(self.worker)
 
     def _show_error(self, message: str) -> None:
         """A non-blocking message box: the failure is in the person's face, the app keeps running."""
@@ -394,24 +376,16 @@ class TrainingPanel(QWidget):
         if self.error_box is not None:
             self.error_box.close()
         box = QMessageBox(QMessageBox.Icon.Warning, "Training failed", message or "The training run failed.",
-                          QMessageBox.StandardButton.Ok, self.window)
+                          QMessageBox.StandardButton.Ok, self.window())
         box.setObjectName("training-error")
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.finished.connect(lambda _result: setattr(self, "error_box", None))
         box.open()
         self.error_box = box
 
-    def _show_class_names(self, names: Any) -> None:
-        """Label the prediction view for the model now reading the canvas, and have it re-read."""
-        names = list(names or [str(i) for i in range(10)])
-        view = self.window.prediction_view
-        if view.class_names() != names:
-            view.set_class_names(names)
-        self.worker.request_prediction(self.window.model_input)
-
     def _show_live_model(self, record: RunRecord) -> None:
         """Say which model answers while a run trains (the worker's idle signal clears it)."""
-        self.window.statusBar().showMessage(
+        self.session.statusMessage.emit(
             f"Training run #{record.number} ({record.model}, {record.dataset_title}): it reads the canvas as it "
             f"learns; the active model answers again when the run ends")
 
@@ -431,12 +405,13 @@ class TrainingPanel(QWidget):
 
     def _update_buttons(self) -> None:
         state = self.state
-        idle = state == "idle" and not self._foreign_run
+        foreign = self._foreign_run()
+        idle = state == "idle" and not foreign
         errors = self.form.errors
         self.form.setEnabled(idle)
         self.start_button.setEnabled(idle and not errors)
         self.start_button.setToolTip("Fix the highlighted settings first" if errors else
-                                     "Another training run is in progress" if self._foreign_run else
+                                     "Another training run is in progress" if foreign else
                                      "Train a new model with these settings")
         self.pause_button.setEnabled(state in ("running", "paused"))
         self.pause_button.setText("Resume" if state == "paused" else "Pause")

@@ -18,12 +18,14 @@ import time
 import traceback
 from dataclasses import asdict
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from mnist_desktop.core.analysis import insight
+from mnist_desktop.core.analysis.saliency_methods import DEFAULT_SALIENCY, check_method
 from mnist_desktop.core.analysis.doubt import fit_for_run
 from mnist_desktop.core.analysis.reading import read_drawing
 from mnist_desktop.core.training.data_prep import prepare_doubt_data
@@ -32,6 +34,7 @@ from mnist_desktop.core.models import checkpoints
 from mnist_desktop.core.errors import DownloadCancelled, MnistDesktopError
 from mnist_desktop.core.models.networks import get_model, param_count
 from mnist_desktop.core.training.trainer import DoneEvent, EpochEvent, StepEvent, TrainConfig, Trainer
+from mnist_desktop.gui.handles import Job, JobHandle, RunRequest
 
 PARAMS_EVERY_STEPS = 50
 
@@ -63,21 +66,15 @@ class Worker(QObject):
     verdict = Signal(object)  # dict (kind, label, runner_up, confidence, ood_score, reason) or None, after each prediction
     compared = Signal(object)  # [dict(key, probabilities, verdict, saliency)] for the pinned models, newest drawing
     paramsUpdated = Signal(str, object)  # model_name, host params (numpy tree)
-    trainStarted = Signal(dict)
-    trainStep = Signal(dict)
-    trainEpoch = Signal(dict)
-    trainFinished = Signal(dict)  # status, message, test_accuracy, ...
-    downloadProgress = Signal(int, int)  # bytes done, total (0 = unknown)
     busy = Signal(str)  # "" when idle, else what the worker is doing
     error = Signal(str)
     # incoming (GUI -> worker thread; queued because the worker lives elsewhere)
     loadRequested = Signal(str)
-    trainRequested = Signal(dict, str, str, dict)  # config, data_dir ("" = default), initial ("" = fresh, "active" = fine-tune), extra
+    trainRequested = Signal(object)  # RunRequest: its handle hears started/step/epoch/finished/failed
     evaluateRequested = Signal(str, str)  # dataset name, data_dir ("" = default)
     evaluated = Signal(dict)  # dataset, class_names, accuracy, loss, confusion, per_class_accuracy, predictions, probabilities, images, labels
     activateRequested = Signal(str, object, dict)  # model_name, params, info: make a trained model the active one
-    jobRequested = Signal(str, str, object)  # tag, "module:function", kwargs: a panel's core call on this thread
-    jobFinished = Signal(str, object)  # tag, the function's result, or {"error": message}
+    jobRequested = Signal(object)  # Job: a panel's core call on this thread, answered on its handle
     pinRequested = Signal(str, str, str, object, object, dict)  # key, title, model_name, params, doubt, info
     unpinRequested = Signal(str)
     pinnedChanged = Signal(list)  # [{key, title, model_name, has_doubt}] after a pin/unpin (or its error in `error`)
@@ -92,13 +89,15 @@ class Worker(QObject):
         self._data_cache: tuple[tuple, Any] | None = None  # (key, TrainData) of the last run
         self._has_pending = False
         self._want_analysis = False
-        self._saliency_method = "integrated"  # the saliency view's default (see its METHODS)
+        self._saliency_method = DEFAULT_SALIENCY
         self._saliency_target: int | None = None  # None: explain the predicted class ("why not …?" picks one)
         self._too_small = False  # the raw-canvas rule for the pending drawing (judged on the GUI thread)
         self.doubt: Any = None  # the active model's DoubtStats, or None (older model / a run in progress)
         self.pinned = PinnedModels()
         self._trainer: Trainer | None = None
         self._download_cancel = threading.Event()
+        self._jobs: set[JobHandle] = set()
+        self._progress_to: Any = None  # the handle of the run whose download is in progress
         self.model_name: str | None = None
         self.params: Any = None
         self.info: dict[str, Any] = {}
@@ -106,7 +105,7 @@ class Worker(QObject):
         self.trainRequested.connect(self._train)
         self.evaluateRequested.connect(self._evaluate)
         self.activateRequested.connect(self.set_params)
-        self.jobRequested.connect(self._run_job)
+        self.jobRequested.connect(self._run_job, Qt.ConnectionType.QueuedConnection)  # always answered later
         self._predictPoke.connect(self._serve_prediction)
         self.pinRequested.connect(self._pin)
         self.unpinRequested.connect(self._unpin)
@@ -135,9 +134,8 @@ class Worker(QObject):
         self._want_analysis = enabled
 
     def set_saliency_method(self, method: str) -> None:
-        """Which saliency the analysis computes (a ``core.insight.SALIENCY_METHODS`` name)."""
-        if method not in insight.SALIENCY_METHODS:
-            raise ValueError(f"unknown saliency method {method!r}")
+        """Which saliency the analysis computes (a ``saliency_methods.SALIENCY_METHODS`` name)."""
+        check_method(method)
         self._saliency_method = method
 
     def pause_training(self) -> None:
@@ -147,6 +145,19 @@ class Worker(QObject):
     def resume_training(self) -> None:
         if self._trainer:
             self._trainer.resume()
+
+    def submit(self, function: Callable[..., Any], **kwargs: Any) -> JobHandle:
+        """Run ``function(model_name, params, **kwargs)`` on the worker thread with the active model.
+
+        For a panel's small JAX jobs (e.g. measuring the handwriting set), so JAX stays on
+        this thread; the returned handle answers ``finished(result)`` or ``failed(message)``.
+        """
+        handle = JobHandle()
+        self._jobs.add(handle)  # alive until it answers, whether or not the caller keeps it
+        handle.finished.connect(lambda _result: self._jobs.discard(handle))
+        handle.failed.connect(lambda _message: self._jobs.discard(handle))
+        self.jobRequested.emit(Job(handle, function, kwargs))
+        return handle
 
     def stop_training(self) -> None:
         if self._trainer:
@@ -277,26 +288,20 @@ class Worker(QObject):
     def _progress(self, done: int, total: int | None) -> None:
         if self._download_cancel.is_set():
             raise DownloadCancelled("download cancelled; files already verified are kept, no partial file was left")
-        self.downloadProgress.emit(int(done), int(total or 0))
+        if self._progress_to is not None:
+            self._progress_to.post("download", (int(done), int(total or 0)))
 
-    def _build_data(self, config: TrainConfig, data_dir: str, extra: dict):
-        """Load the dataset (downloading if needed) and, for fine-tuning, mix in extra data.
-
-        ``extra`` may name a builder: ``{"builder": "module:function", ...}`` called as
-        ``function(dataset, config, extra) -> TrainData`` (e.g. personal handwriting + replay).
-        """
-        import importlib
-
+    def _build_data(self, config: TrainConfig, request: RunRequest):
+        """Load the dataset (downloading if needed); the request's ``build_data`` may turn it
+        into other training data (e.g. handwriting + MNIST replay for a fine-tune)."""
         from mnist_desktop.core.training.data_prep import train_data_from
         from mnist_desktop.core.data.datasets import load_dataset
 
         self.busy.emit(f"loading {config.dataset}…")
-        dataset = load_dataset(config.dataset, data_dir or None, download=True,
+        dataset = load_dataset(config.dataset, request.data_dir or None, download=True,
                                progress=self._progress, cancel=self._download_cancel.is_set)
-        builder = extra.get("builder")
-        if builder:
-            module, func = builder.split(":")
-            return dataset, getattr(importlib.import_module(module), func)(dataset, config, extra)
+        if request.build_data is not None:
+            return dataset, request.build_data(dataset, config)
         # Re-runs on the same data reuse the arrays: converting 60,000 images anew
         # each run costs time and, over hundreds of runs, fragments the heap.
         key = (dataset.source, dataset.name, config.validation_split, config.seed)
@@ -305,27 +310,22 @@ class Worker(QObject):
             self._data_cache = (key, train_data_from(dataset, config.validation_split, config.seed))
         return dataset, self._data_cache[1]
 
-    @Slot(str, str, object)
-    def _run_job(self, tag: str, target: str, kwargs: Any) -> None:
-        """Run ``function(model_name, params, **kwargs)`` from a core module for a panel.
-
-        Panels use it for small JAX jobs (e.g. measuring the personal set) so that
-        JAX stays on this thread; the answer comes back as ``jobFinished(tag, result)``.
-        """
-        import importlib
-
+    @Slot(object)
+    def _run_job(self, job: Job) -> None:
+        """Run a :meth:`submit`-ted job; a user error or a crash answers ``failed``, never kills the worker."""
+        name = getattr(job.function, "__name__", "job")
         self.busy.emit("working…")
         try:
-            module, func = target.split(":")
-            result = getattr(importlib.import_module(module), func)(self.model_name, self.params, **dict(kwargs or {}))
+            result = job.function(self.model_name, self.params, **dict(job.kwargs))
         except MnistDesktopError as err:
-            result = {"error": str(err)}
+            job.handle.post("failed", str(err))
         except Exception as err:
             traceback.print_exc()
-            result = {"error": f"{target.rsplit(':', 1)[-1]} failed: {err}"}
+            job.handle.post("failed", f"{name} failed: {err}")
+        else:
+            job.handle.post("finished", result)
         finally:
             self.busy.emit("")
-        self.jobFinished.emit(tag, result)
 
     @Slot(str, str)
     def _evaluate(self, dataset_name: str, data_dir: str) -> None:
@@ -357,34 +357,41 @@ class Worker(QObject):
         finally:
             self.busy.emit("")
 
-    @Slot(dict, str, str, dict)
-    def _train(self, config_values: dict, data_dir: str, initial: str, extra: dict) -> None:
+    @Slot(object)
+    def _train(self, request: RunRequest) -> None:
+        """Run ``request`` to its end, reporting on its handle (see :mod:`.handles`)."""
+        handle = request.handle
         if self._trainer is not None:
-            self.error.emit("a training run is already in progress")
+            handle.post("failed", "a training run is already in progress")
             return
         self._download_cancel.clear()
+        if handle.stop_requested:  # Stop came before this request got its turn
+            self._download_cancel.set()
+        self._progress_to = handle
         try:
-            config = TrainConfig.from_dict(config_values)
+            config = TrainConfig.from_dict(request.config)
             config.validate()
-            dataset, data = self._build_data(config, data_dir, extra)
-            if not extra.get("builder"):  # a plain run: outlier exposure + a hold-out for the end-of-run fit
+            dataset, data = self._build_data(config, request)
+            if request.build_data is None:  # a plain run: outlier exposure + a hold-out for the end-of-run fit
                 self.busy.emit("preparing…")
                 data = prepare_doubt_data(data, config.outlier_exposure, config.seed)
-            start_params = self.params if initial == "active" and self.model_name == config.model else None
+            start_params = self.params if request.initial == "active" and self.model_name == config.model else None
             self._trainer = Trainer(config, data, initial_params=start_params)
             if self._download_cancel.is_set():  # Stop (or window close) came while the data loaded
                 self._trainer.cancel()
         except MnistDesktopError as err:
             self.busy.emit("")
-            self.trainFinished.emit({"status": "failed", "message": str(err), "config": config_values})
+            handle.post("failed", str(err))
             return
         except Exception as err:
             self.busy.emit("")
-            self.trainFinished.emit({"status": "failed", "message": f"could not start training: {err}", "config": config_values})
+            handle.post("failed", f"could not start training: {err}")
             return
+        finally:
+            self._progress_to = None
         trainer = self._trainer
         self.busy.emit("training…")
-        self.trainStarted.emit({
+        handle.post("started", {
             "config": config.to_dict(), "total_steps": trainer.total_steps, "epochs": trainer.epochs,
             "steps_per_epoch": trainer.steps_per_epoch, "train_size": len(data.train_x),
             "val_size": len(data.val_x), "test_size": len(data.test_x), "dataset_title": dataset.title,
@@ -396,17 +403,17 @@ class Worker(QObject):
         try:
             for event in trainer.run():
                 if isinstance(event, StepEvent):
-                    self.trainStep.emit(asdict(event))
+                    handle.post("step", asdict(event))
                     if event.step % PARAMS_EVERY_STEPS == 0:
                         self.paramsUpdated.emit(config.model, trainer.current_params())
                 elif isinstance(event, EpochEvent):
-                    self.trainEpoch.emit(asdict(event))
+                    handle.post("epoch", asdict(event))
                     self.paramsUpdated.emit(config.model, trainer.current_params())
                 else:
                     done = event
         except Exception as err:
             traceback.print_exc()
-            self.trainFinished.emit({"status": "failed", "message": f"training failed: {err}", "config": config.to_dict()})
+            handle.post("failed", f"training failed: {err}")
         else:
             assert done is not None
             test = done.test
@@ -418,7 +425,7 @@ class Worker(QObject):
                 except Exception as err:  # the run is still good without a score
                     traceback.print_exc()
                     self.error.emit(f"could not fit the OOD score: {err}; the model keeps confidence-only verdicts")
-            self.trainFinished.emit({
+            handle.post("finished", {
                 "status": done.status, "message": done.message, "config": config.to_dict(),
                 "test_accuracy": done.test_accuracy, "test_loss": None if test is None else test.loss,
                 "best_val_accuracy": done.best_val_accuracy, "train_seconds": done.train_seconds,

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mnist_desktop.core.analysis.saliency_methods import DEFAULT_SALIENCY, SALIENCY_METHODS, check_method
 from mnist_desktop.core.models.networks import transformed, with_activations
 
 
@@ -45,12 +46,6 @@ def _probs_fn(model_name: str) -> Callable:
     return jax.jit(lambda params, x: jax.nn.softmax(apply(params, x[None, :, :, None])[0]))
 
 
-#: Saliency methods the views offer: name → gradient evaluations per drawing.
-#: "integrated" samples the path from blank to the drawing at 32 midpoints: its
-#: attributions then sum to within a few % of the score change (measured).
-SALIENCY_METHODS = {"gradient": 1, "integrated": 32}
-
-
 def _attribution(score: Callable[[jnp.ndarray], jnp.ndarray], batch: jnp.ndarray, method: str) -> jnp.ndarray:
     """Signed (28, 28) attribution of ``score`` (images → per-image scores) at ``batch`` (1, 28, 28, 1)."""
     # one batched backward pass: the images are independent, so the gradient of
@@ -64,7 +59,7 @@ def _attribution(score: Callable[[jnp.ndarray], jnp.ndarray], batch: jnp.ndarray
 
 
 @functools.cache
-def _analyse_fn(model_name: str, saliency_method: str = "gradient") -> Callable:
+def _analyse_fn(model_name: str, saliency_method: str = DEFAULT_SALIENCY) -> Callable:
     apply_acts = with_activations(model_name).apply
 
     def analyse(params: Any, x: jnp.ndarray, target: jnp.ndarray):
@@ -90,18 +85,13 @@ def predict_one(model_name: str, params: Any, image: np.ndarray) -> np.ndarray:
     return np.asarray(_probs_fn(model_name)(params, _host_input(image)))
 
 
-def _check_method(method: str) -> None:
-    if method not in SALIENCY_METHODS:
-        raise ValueError(f"unknown saliency method {method!r}; choose one of {', '.join(SALIENCY_METHODS)}")
-
-
-def analyse_one(model_name: str, params: Any, image: np.ndarray, saliency_method: str = "gradient",
+def analyse_one(model_name: str, params: Any, image: np.ndarray, saliency_method: str = DEFAULT_SALIENCY,
                 target: int | None = None) -> Analysis:
     """Probabilities, per-layer activations and saliency (a :data:`SALIENCY_METHODS` name) for one (28, 28) input.
 
     The saliency explains ``target`` when given ("why 4 and not 9?"), else the predicted class.
     """
-    _check_method(saliency_method)
+    check_method(saliency_method)
     wanted = np.int32(-1 if target is None else target)
     probs, acts, signed, label = jax.device_get(_analyse_fn(model_name, saliency_method)(params, _host_input(image), wanted))
     return Analysis(np.asarray(probs), {k: np.asarray(v) for k, v in acts.items()}, np.asarray(signed), int(label))
@@ -113,12 +103,8 @@ def _attribution_fn(model_name: str, method: str) -> Callable:
     return jax.jit(lambda params, x, label: _attribution(lambda imgs: apply(params, imgs)[:, label], x[None, :, :, None], method))
 
 
-def attribution(model_name: str, params: Any, image: np.ndarray, label: int, method: str = "integrated") -> np.ndarray:
+def attribution(model_name: str, params: Any, image: np.ndarray, label: int, method: str = DEFAULT_SALIENCY) -> np.ndarray:
     """Signed per-pixel attribution of class ``label``'s score for one (28, 28) input (what the views show the size of)."""
-    _check_method(method)
+    check_method(method)
     return np.asarray(_attribution_fn(model_name, method)(params, _host_input(image), label))
 
-
-def saliency(model_name: str, params: Any, image: np.ndarray, method: str = "gradient") -> np.ndarray:
-    """Normalised |∂ logit_predicted / ∂ input| (or |integrated gradients|) for one (28, 28) input."""
-    return analyse_one(model_name, params, image, method).saliency

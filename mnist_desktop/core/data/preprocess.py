@@ -312,7 +312,7 @@ def _ink_crop(grey: np.ndarray, to_unit: Callable[[np.ndarray], np.ndarray] = _u
 def _normalise_box(crop: np.ndarray) -> np.ndarray:
     """Scale one cropped ink map into the 20-px box and centre it by mass in 28x28."""
     lengths = np.array([crop.shape])
-    new = _box_sizes(lengths)
+    new = box_sizes(lengths)
     if max(crop.shape) > BOX_SIZE:
         # Shrinking a big canvas: area averaging by prefix sums costs O(pixels)
         # and, unlike a matrix product, never wakes BLAS threads (which stall
@@ -345,8 +345,8 @@ def _area_resize(image: np.ndarray, new: int) -> np.ndarray:
     return (sums + edge[1:] - edge[:-1]) * np.float32(new / h)
 
 
-def _box_sizes(lengths: np.ndarray) -> np.ndarray:
-    """(N, 2) box sizes after scaling each box's longer side to BOX_SIZE."""
+def box_sizes(lengths: np.ndarray) -> np.ndarray:
+    """(N, 2) box sizes after scaling each box's longer side to BOX_SIZE (also how overlays map back)."""
     scale = BOX_SIZE / lengths.max(axis=1)
     return np.clip(np.rint(lengths * scale[:, None]), 1, BOX_SIZE).astype(np.int64)
 
@@ -387,7 +387,7 @@ def _normalise_boxes(ink: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -
     batched matrix products of small matrices: area averaging when shrinking
     (exact anti-aliasing, no ringing) and linear interpolation when enlarging.
     """
-    new = _box_sizes(lengths)
+    new = box_sizes(lengths)
     row_w = _resample_matrix(starts[:, 0], lengths[:, 0], new[:, 0], ink.shape[1])
     col_w = _resample_matrix(starts[:, 1], lengths[:, 1], new[:, 1], ink.shape[2])
     patch = np.matmul(np.matmul(row_w, ink), col_w.transpose(0, 2, 1))

@@ -1,11 +1,11 @@
 """Learn my handwriting, part 2: fine-tune the active model on the person's drawings.
 
-The drawings come from :mod:`.handwriting`. Fine-tuning mixes the personal
+The drawings come from :mod:`.handwriting`. Fine-tuning mixes the handwriting
 training split (oversampled) with MNIST *replay* so the model learns the
 person's style without forgetting MNIST. The result is a weight-space blend of
 the original and the tuned weights (Wortsman et al. 2022, "WiSE-FT"): keeping
 75 % of the change loses nothing on the person's drawings and cuts the MNIST
-cost by more than half (bundled model, synthetic hand of tests/test_personal.py,
+cost by more than half (bundled model, synthetic hand of tests/handwriting_helpers.py,
 three seeds: held-out 100 % at both 1.0 and 0.75; full MNIST test
 -0.19..-0.28 points at 1.0, -0.07..-0.10 at 0.75). A forgetting check on MNIST
 training images that were not replayed then blends further back if MNIST still
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,14 +25,16 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from mnist_desktop.core.data.dataset_specs import class_names_for
+from mnist_desktop.core.formatting import format_fraction
 from mnist_desktop.core.errors import ConfigError, DatasetError, MnistDesktopError
-from mnist_desktop.core.handwriting.store import DIGIT_DATASETS, NUM_CLASSES, PersonalDataset, Split
+from mnist_desktop.core.handwriting.store import DIGIT_DATASETS, NUM_CLASSES, HandwritingSet, Split
 from mnist_desktop.core.paths import user_data_dir
 
 
 @dataclass
 class FinetuneOptions:
-    """How to fine-tune on the personal set; ``validate`` names any bad field.
+    """How to fine-tune on the handwriting set; ``validate`` names any bad field.
 
     Defaults: about a third of every batch is the person's drawings, the rest
     MNIST replay; three short epochs at a low learning rate with augmentation and
@@ -45,7 +46,7 @@ class FinetuneOptions:
     seed: int = 0
     replay: int = 3000  # MNIST training images mixed in, so MNIST is not forgotten
     guard: int = 2000  # other MNIST training images, never trained on: the forgetting check
-    personal_share: float = 1 / 3  # target fraction of personal drawings in the training mix
+    personal_share: float = 1 / 3  # target fraction of handwriting drawings in the training mix
     epochs: float = 3.0
     learning_rate: float = 1e-3
     batch_size: int = 64
@@ -120,13 +121,13 @@ def _check_digit_dataset(dataset: Any) -> None:
             f"{getattr(dataset, 'title', getattr(dataset, 'name', '?'))}; open an MNIST model first")
 
 
-def finetune_data(personal: PersonalDataset, dataset: Any, options: FinetuneOptions | None = None,
+def finetune_data(handwriting: HandwritingSet, dataset: Any, options: FinetuneOptions | None = None,
                   split: Split | None = None):
-    """The trainer's data: personal train split oversampled + MNIST replay; val = personal held-out; test = MNIST test.
+    """The trainer's data: handwriting train split oversampled + MNIST replay; val = handwriting held-out; test = MNIST test.
 
     Oversampling (repeating the person's drawings) gives them about
     ``personal_share`` of every batch; augmentation in the trainer makes each
-    repeat a slightly different drawing. ``split`` defaults to ``personal.split``.
+    repeat a slightly different drawing. ``split`` defaults to ``handwriting.split``.
     """
     from mnist_desktop.core.data.datasets import to_model_array
     from mnist_desktop.core.training.trainer import TrainData
@@ -134,11 +135,11 @@ def finetune_data(personal: PersonalDataset, dataset: Any, options: FinetuneOpti
     opts = options or FinetuneOptions()
     opts.validate()
     _check_digit_dataset(dataset)
-    split = split or personal.split(opts.held_out, opts.seed)
+    split = split or handwriting.split(opts.held_out, opts.seed)
     if len(split.train_ids) < 1:
-        raise DatasetError("your personal set has no drawings to train on yet: add a few (Add as example / Correct it)")
-    px, py = personal.arrays(split.train_ids)
-    hx, hy = personal.arrays(split.held_out_ids)
+        raise DatasetError("your handwriting set has no drawings to train on yet: add a few (Add as example / Correct it)")
+    px, py = handwriting.arrays(split.train_ids)
+    hx, hy = handwriting.arrays(split.held_out_ids)
     _, replay_idx = _mnist_partition(len(dataset.train_labels), opts)
     n_replay = len(replay_idx)
     share = float(opts.personal_share)
@@ -155,17 +156,16 @@ def finetune_data(personal: PersonalDataset, dataset: Any, options: FinetuneOpti
 
 
 def build_finetune_data(dataset: Any, config: Any, extra: Mapping[str, Any]):
-    """The worker's builder hook: ``extra`` carries ``personal_dir`` and :class:`FinetuneOptions` fields.
+    """The training data of a fine-tune run: ``extra`` carries ``handwriting_dir`` and :class:`FinetuneOptions` fields.
 
-    Called by ``Worker._build_data`` as ``{"builder": "mnist_desktop.core.handwriting.finetune:build_finetune_data", ...}``.
-    The trainer's seed wins over ``extra["seed"]`` so the split matches the run. With
+    The GUI's run request calls it as ``build_data(dataset, config)`` (with ``extra`` bound). The trainer's seed wins over ``extra["seed"]`` so the split matches the run. With
     ``train_ids``/``held_out_ids`` (the split the GUI fixed when it started the run)
     drawings added while the data loads cannot slip into either side.
     """
     options = FinetuneOptions.from_dict({**dict(extra), "seed": int(getattr(config, "seed", extra.get("seed", 0)))})
-    personal = PersonalDataset.load(extra.get("personal_dir") or None)
-    split = Split.of(personal, extra["train_ids"], extra["held_out_ids"]) if "train_ids" in extra else None
-    return finetune_data(personal, dataset, options, split)
+    handwriting = HandwritingSet.load(extra.get("handwriting_dir") or None)
+    split = Split.of(handwriting, extra["train_ids"], extra["held_out_ids"]) if "train_ids" in extra else None
+    return finetune_data(handwriting, dataset, options, split)
 
 
 @dataclass
@@ -202,10 +202,7 @@ class FinetuneReport:
         return out
 
     def summary(self) -> str:
-        def pct(v: float | None) -> str:
-            return "–" if v is None else f"{v:.1%}"
-
-        lines = [f"your held-out drawings ({self.n_held_out}): {pct(self.personal_before)} → {pct(self.personal_after)}",
+        lines = [f"your held-out drawings ({self.n_held_out}): {format_fraction(self.personal_before)} → {format_fraction(self.personal_after)}",
                  f"{self.mnist_dataset} test ({self.mnist_count:,}): {self.mnist_before:.2%} → {self.mnist_after:.2%}"]
         lines.append(f"kept {self.blend:.0%} of the weight change (the rest is the original model)")
         return "\n".join(lines)
@@ -229,7 +226,7 @@ def blend_steps(start: float) -> list[float]:
     return steps
 
 
-def finish_finetune(model_name: str, base_params: Any, tuned_params: Any, personal: PersonalDataset, dataset: Any,
+def finish_finetune(model_name: str, base_params: Any, tuned_params: Any, handwriting: HandwritingSet, dataset: Any,
                     options: FinetuneOptions | None = None, status: str = "completed",
                     split: Split | None = None) -> tuple[Any, FinetuneReport]:
     """Check for forgetting, blend back if needed, and measure before/after.
@@ -244,7 +241,7 @@ def finish_finetune(model_name: str, base_params: Any, tuned_params: Any, person
     from mnist_desktop.core.training.evaluation import evaluate
 
     opts = options or FinetuneOptions()
-    split = split or personal.split(opts.held_out, opts.seed)
+    split = split or handwriting.split(opts.held_out, opts.seed)
     guard_idx, _ = _mnist_partition(len(dataset.train_labels), opts)
     alpha, guard_before, guard_after = opts.blend, None, None
     final = tuned_params if alpha == 1.0 else _blend(base_params, tuned_params, alpha)
@@ -260,7 +257,7 @@ def finish_finetune(model_name: str, base_params: Any, tuned_params: Any, person
             guard_after = evaluate(model_name, final, gx, gy).accuracy
             if guard_before - guard_after <= target + 1e-12:
                 break
-    hx, hy = personal.arrays(split.held_out_ids)
+    hx, hy = handwriting.arrays(split.held_out_ids)
     before = evaluate(model_name, base_params, hx[..., None], hy) if len(hy) else None
     after = evaluate(model_name, final, hx[..., None], hy) if len(hy) else None
     tx, ty = to_model_array(dataset.test_images), np.asarray(dataset.test_labels, np.int32)
@@ -281,10 +278,10 @@ def finish_finetune(model_name: str, base_params: Any, tuned_params: Any, person
     return jax.device_get(final), report
 
 
-def finetune(params: Any, model_name: str, personal: PersonalDataset, mnist_dataset: Any,
+def finetune(params: Any, model_name: str, handwriting: HandwritingSet, mnist_dataset: Any,
              options: FinetuneOptions | None = None, *, on_event: Callable[[Any], None] | None = None,
              trainer_ready: Callable[[Any], None] | None = None) -> tuple[Any, FinetuneReport]:
-    """Fine-tune ``params`` on the personal set with MNIST replay; return (new params, report).
+    """Fine-tune ``params`` on the handwriting set with MNIST replay; return (new params, report).
 
     Pure in the sense that matters: nothing is saved and ``params`` is not
     modified. ``on_event`` sees every trainer event (for a progress display);
@@ -294,8 +291,8 @@ def finetune(params: Any, model_name: str, personal: PersonalDataset, mnist_data
 
     opts = options or FinetuneOptions()
     config = finetune_config(model_name, mnist_dataset.name, opts)
-    split = personal.split(opts.held_out, opts.seed)
-    trainer = Trainer(config, finetune_data(personal, mnist_dataset, opts, split), initial_params=params)
+    split = handwriting.split(opts.held_out, opts.seed)
+    trainer = Trainer(config, finetune_data(handwriting, mnist_dataset, opts, split), initial_params=params)
     if trainer_ready is not None:
         trainer_ready(trainer)
     done = None
@@ -307,7 +304,7 @@ def finetune(params: Any, model_name: str, personal: PersonalDataset, mnist_data
     assert done is not None
     if done.status == "diverged":
         raise MnistDesktopError(f"fine-tuning failed: {done.message}; your model is unchanged")
-    return finish_finetune(model_name, params, done.params, personal, mnist_dataset, opts, status=done.status, split=split)
+    return finish_finetune(model_name, params, done.params, handwriting, mnist_dataset, opts, status=done.status, split=split)
 
 
 # =========================================================================== GUI worker jobs
@@ -315,10 +312,10 @@ def finetune(params: Any, model_name: str, personal: PersonalDataset, mnist_data
 # active_params, **kwargs)``; they return plain dicts (numpy arrays allowed).
 
 
-def measure_job(active_model: str | None, active_params: Any, *, personal_dir: str | None = None,
+def measure_job(active_model: str | None, active_params: Any, *, handwriting_dir: str | None = None,
                 exclude_ids: Sequence[str] = (), model_name: str | None = None, params: Any = None,
                 mnist: str | None = None) -> dict[str, Any]:
-    """Accuracy and confusion of a model on the personal set (all samples but ``exclude_ids``).
+    """Accuracy and confusion of a model on the handwriting set (all samples but ``exclude_ids``).
 
     ``exclude_ids`` are the drawings a fine-tuned model trained on: measuring on
     them would flatter it. With ``mnist`` (a dataset name) the MNIST test
@@ -330,12 +327,12 @@ def measure_job(active_model: str | None, active_params: Any, *, personal_dir: s
     params = active_params if params is None else params
     if model_name is None or params is None:
         raise MnistDesktopError("no model is loaded yet")
-    personal = PersonalDataset.load(personal_dir)
+    handwriting = HandwritingSet.load(handwriting_dir)
     excluded = set(exclude_ids)
-    ids = [i for i in personal.ids() if i not in excluded]
-    x, y = personal.arrays(ids)
-    out: dict[str, Any] = {"ids": ids, "labels": y, "count": len(ids), "excluded": len(personal) - len(ids),
-                           "model_name": model_name, "problems": list(personal.problems)}
+    ids = [i for i in handwriting.ids() if i not in excluded]
+    x, y = handwriting.arrays(ids)
+    out: dict[str, Any] = {"ids": ids, "labels": y, "count": len(ids), "excluded": len(handwriting) - len(ids),
+                           "model_name": model_name, "problems": list(handwriting.problems)}
     if len(ids):
         result = evaluate(model_name, params, x[..., None], y)
         out.update(accuracy=result.accuracy, confusion=result.confusion, per_class=result.per_class_accuracy,
@@ -386,7 +383,7 @@ def save_finetuned(path: str | Path, model_name: str, params: Any, base_info: Ma
     meta = {
         **base_meta,
         "dataset": base_info.get("dataset", "mnist"),
-        "class_names": list(base_info.get("class_names") or [str(i) for i in range(NUM_CLASSES)]),
+        "class_names": class_names_for(base_info.get("class_names")),
         "finetuned_from": str(base_info.get("path") or base_info.get("name") or ""),
         "hyperparameters": dict(config or {}),
         "metrics": {"test_accuracy": report.mnist_after, "test_dataset": report.mnist_dataset,
@@ -398,7 +395,7 @@ def save_finetuned(path: str | Path, model_name: str, params: Any, base_info: Ma
 
 
 def finish_finetune_job(active_model: str | None, active_params: Any, *, model_name: str, base_params: Any,
-                        tuned_params: Any, personal_dir: str | None, dataset: str, options: Mapping[str, Any],
+                        tuned_params: Any, handwriting_dir: str | None, dataset: str, options: Mapping[str, Any],
                         base_info: Mapping[str, Any], config: Mapping[str, Any] | None = None,
                         models_dir: str | None = None, status: str = "completed",
                         train_ids: Sequence[str] | None = None, held_out_ids: Sequence[str] = ()) -> dict[str, Any]:
@@ -406,22 +403,18 @@ def finish_finetune_job(active_model: str | None, active_params: Any, *, model_n
     from mnist_desktop.core.data.datasets import load_dataset
 
     opts = FinetuneOptions.from_dict(options)
-    personal = PersonalDataset.load(personal_dir)
-    split = None if train_ids is None else Split.of(personal, train_ids, held_out_ids)
+    handwriting = HandwritingSet.load(handwriting_dir)
+    split = None if train_ids is None else Split.of(handwriting, train_ids, held_out_ids)
     mnist = load_dataset(dataset)
-    final, report = finish_finetune(model_name, base_params, tuned_params, personal, mnist, opts, status=status, split=split)
+    final, report = finish_finetune(model_name, base_params, tuned_params, handwriting, mnist, opts, status=status, split=split)
     path = save_finetuned(finetuned_model_path(str(base_info.get("name") or model_name), models_dir),
                           model_name, final, base_info, report, opts, config)
     return {"report": report, "path": str(path), "params": final, "model_name": model_name}
 
 
 def trained_on_ids(metadata: Mapping[str, Any] | None) -> list[str]:
-    """The personal drawings a fine-tuned model trained on (from its checkpoint metadata)."""
+    """The handwriting drawings a fine-tuned model trained on (from its checkpoint metadata)."""
     info = (metadata or {}).get("personal_finetune") or {}
     ids = info.get("train_ids") if isinstance(info, Mapping) else None
     return [str(i) for i in ids] if isinstance(ids, list) else []
 
-
-def accuracy_text(value: float | None) -> str:
-    """``0.9734`` → ``97.3%``; ``None``/NaN → ``–``."""
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1%}"

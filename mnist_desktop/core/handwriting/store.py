@@ -2,7 +2,7 @@
 
 A model that reads MNIST at 99 % can still misread *one person's* digits every
 time -- a European 1 with a long up-stroke is an MNIST 7. The person fixes that
-here: drawings they label (or correct) are kept in a small personal dataset,
+here: drawings they label (or correct) are kept in a small handwriting set,
 which is first of all a **test set** (how well does the active model read *me*?)
 and then the training data for a short fine-tune.
 
@@ -27,38 +27,35 @@ import hashlib
 import io
 import re
 import secrets
-import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
 
 from mnist_desktop.core.errors import ConfigError, DatasetError, ImageError, MnistDesktopError
-from mnist_desktop.core.fileio import ZIP_READ_ERRORS, atomic_write_bytes, atomic_writer
+from mnist_desktop.core.fileio import atomic_write_bytes
 from mnist_desktop.core.paths import user_data_dir
 from mnist_desktop.core.data.preprocess import load_image, to_model_input
+
+if TYPE_CHECKING:
+    from mnist_desktop.core.handwriting.archive import ImportReport
 
 NUM_CLASSES = 10
 INDEX_NAME = "labels.csv"
 SAMPLES_DIR = "samples"
 INDEX_FIELDS = ("id", "label", "source", "created", "predicted")
-EXPORT_FIELDS = ("file", "label", "source", "created", "predicted")
 SOURCES = ("example", "correction", "session", "import")
 # ids become file names: keep them to a safe alphabet so a tampered index cannot point outside the folder
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 MAX_INDEX_BYTES = 16 << 20  # ~200,000 rows: far beyond any hand-drawn set
-MAX_ZIP_ENTRIES = 20_000
-MAX_PNG_BYTES = 8 << 20
-MAX_PNG_PIXELS = 4096 * 4096
 MAX_NPY_BYTES = 64 << 10  # a 28x28 float32 array is 3,264 bytes
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 DIGIT_DATASETS = ("mnist", "mnist-subset")
 
 
-def personal_dir() -> Path:
-    """Where the personal set lives by default: the user's data folder, not the repo."""
+def handwriting_dir() -> Path:
+    """Where the handwriting set lives by default: the user's data folder, not the repo."""
     return user_data_dir() / "personal"
 
 
@@ -102,37 +99,16 @@ class Sample:
 
 @dataclass
 class Split:
-    """A seeded, stratified split of the personal set into training and held-out ids."""
+    """A seeded, stratified split of the handwriting set into training and held-out ids."""
 
     train_ids: list[str]
     held_out_ids: list[str]
 
     @classmethod
-    def of(cls, personal: "PersonalDataset", train_ids: Sequence[str], held_out_ids: Sequence[str]) -> "Split":
+    def of(cls, handwriting: "HandwritingSet", train_ids: Sequence[str], held_out_ids: Sequence[str]) -> "Split":
         """A split fixed earlier (when a run started), keeping only drawings that still exist."""
-        present = set(personal.ids())
+        present = set(handwriting.ids())
         return cls([i for i in train_ids if i in present], [i for i in held_out_ids if i in present])
-
-
-@dataclass
-class ImportReport:
-    """What an import did; ``skipped`` holds ``(entry, reason)`` for every file left out."""
-
-    added: list[str] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    duplicates: int = 0
-
-    def summary(self) -> str:
-        parts = [f"imported {len(self.added)} drawing{'s' if len(self.added) != 1 else ''}"]
-        if self.duplicates:
-            parts.append(f"{self.duplicates} already in your set")
-        if self.skipped:
-            parts.append(f"skipped {len(self.skipped)}")
-        text = ", ".join(parts)
-        return text[0].upper() + text[1:]
-
-    def details(self) -> str:
-        return "\n".join(f"{name}: {reason}" for name, reason in self.skipped)
 
 
 def _png_bytes(drawing: np.ndarray) -> bytes:
@@ -169,25 +145,7 @@ def _check_model_input(array: Any, where: str) -> np.ndarray:
     return arr
 
 
-def _decode_png(data: bytes, name: str) -> np.ndarray:
-    """Decode untrusted PNG bytes to a numpy picture; any problem is an ImageError naming ``name``."""
-    if not data.startswith(PNG_MAGIC):
-        raise ImageError(f"{name}: not a PNG file")
-    try:
-        with Image.open(io.BytesIO(data), formats=["PNG"]) as img:
-            width, height = img.size
-            if width * height > MAX_PNG_PIXELS:
-                raise ImageError(f"{name}: {width}x{height} pixels is larger than the {MAX_PNG_PIXELS:,}-pixel limit")
-            img.load()
-            has_alpha = "A" in img.getbands() or "transparency" in img.info
-            return np.asarray(img.convert("RGBA" if has_alpha else "L"))
-    except ImageError:
-        raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
-        raise ImageError(f"{name}: cannot read the PNG ({err})") from None
-
-
-class PersonalDataset:
+class HandwritingSet:
     """The person's labelled drawings on disk; see the module docstring for the layout.
 
     Not thread-safe: the GUI thread owns one instance, and the worker thread
@@ -195,7 +153,7 @@ class PersonalDataset:
     """
 
     def __init__(self, root: str | Path | None = None):
-        self.root = Path(root) if root is not None else personal_dir()
+        self.root = Path(root) if root is not None else handwriting_dir()
         self.samples: list[Sample] = []
         self.problems: list[str] = []  # what load() had to leave out, for the person to see
         self._inputs: dict[str, np.ndarray] = {}
@@ -212,7 +170,7 @@ class PersonalDataset:
         return self.root / SAMPLES_DIR / f"{sample_id}.npy"
 
     @classmethod
-    def load(cls, root: str | Path | None = None) -> "PersonalDataset":
+    def load(cls, root: str | Path | None = None) -> "HandwritingSet":
         """Read the index and every model input; bad rows/files are skipped into ``problems``.
 
         A missing folder or index is an empty set, not an error: the set starts empty.
@@ -223,7 +181,7 @@ class PersonalDataset:
             return ds
         try:
             if path.stat().st_size > MAX_INDEX_BYTES:
-                raise DatasetError(f"{path} is larger than {MAX_INDEX_BYTES >> 20} MB; it is not a personal-set index")
+                raise DatasetError(f"{path} is larger than {MAX_INDEX_BYTES >> 20} MB; it is not a drawings index")
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             raise DatasetError(f"{path} is not UTF-8 text; restore it from an export or delete it to start again") from None
@@ -285,7 +243,7 @@ class PersonalDataset:
             self.root.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(self.index_path, buf.getvalue().encode("utf-8"))
         except OSError as err:
-            raise DatasetError(f"could not save your personal set index {self.index_path}: {err.strerror or err}. "
+            raise DatasetError(f"could not save your handwriting set index {self.index_path}: {err.strerror or err}. "
                                "Check that the folder is writable; the previous index is unchanged.") from None
 
     # ------------------------------------------------------------------ queries
@@ -432,130 +390,15 @@ class PersonalDataset:
             held.update(s.id for s in group[:k])
         return Split([s.id for s in self.samples if s.id not in held], [s.id for s in self.samples if s.id in held])
 
-    # ------------------------------------------------------------------ zip
+    # ------------------------------------------------------------------ zip (see .archive)
     def export_zip(self, path: str | Path) -> int:
-        """Write every drawing as ``images/<id>.png`` plus ``labels.csv`` to a zip, atomically."""
-        target = Path(path)
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=EXPORT_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        try:
-            with atomic_writer(target) as handle, zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                for sample in self.samples:
-                    name = f"images/{sample.id}.png"
-                    zf.writestr(name, self.drawing_path(sample.id).read_bytes())
-                    writer.writerow({**{k: v for k, v in sample.row().items() if k != "id"}, "file": name})
-                zf.writestr(INDEX_NAME, buf.getvalue())
-        except OSError as err:
-            raise DatasetError(f"could not export your drawings to {target}: {err.strerror or err}. "
-                               "Choose a folder you can write to; any earlier file there is unchanged.") from None
-        return len(self.samples)
+        """Write every drawing and ``labels.csv`` to a zip (:func:`.archive.export_zip`)."""
+        from mnist_desktop.core.handwriting.archive import export_zip
 
-    def import_zip(self, path: str | Path) -> ImportReport:
-        """Add the drawings of an exported zip; every entry is checked, bad ones are skipped.
+        return export_zip(self, path)
 
-        Entries are read by name from the archive -- nothing is extracted, so
-        names like ``../x`` cannot write anywhere -- and sizes are checked before
-        reading. Each PNG must decode and hold a digit; its model input is
-        recomputed from the picture (nothing in the zip is trusted as an array,
-        nothing is ever unpickled). Samples whose id is already in the set are
-        counted as duplicates, so importing an export twice adds nothing.
-        """
-        source = Path(path)
-        try:
-            zf = zipfile.ZipFile(source)
-        except FileNotFoundError:
-            raise DatasetError(f"{source}: no such file") from None
-        except ZIP_READ_ERRORS as err:
-            raise DatasetError(f"{source} is not a zip archive of drawings ({err})") from None
-        report = ImportReport()
-        with zf:
-            infos = zf.infolist()
-            if len(infos) > MAX_ZIP_ENTRIES:
-                raise DatasetError(f"{source} has {len(infos)} entries (limit {MAX_ZIP_ENTRIES})")
-            by_name = {info.filename: info for info in infos}
-            index = by_name.get(INDEX_NAME) or next((i for n, i in by_name.items() if n.endswith("/" + INDEX_NAME)), None)
-            if index is None:
-                raise DatasetError(f"{source} has no {INDEX_NAME}; export your drawings from MNIST Desktop to get one")
-            if index.file_size > MAX_INDEX_BYTES:
-                raise DatasetError(f"{source}: {index.filename} is too large ({index.file_size:,} bytes)")
-            try:
-                text = zf.read(index).decode("utf-8-sig")
-            except (UnicodeDecodeError, *ZIP_READ_ERRORS) as err:
-                raise DatasetError(f"{source}: {index.filename} cannot be read as UTF-8 text ({err})") from None
-            prefix = index.filename[: -len(INDEX_NAME)]
-            reader = csv.DictReader(io.StringIO(text))
-            if not reader.fieldnames or "file" not in reader.fieldnames or "label" not in reader.fieldnames:
-                raise DatasetError(f"{source}: {index.filename} needs the columns 'file' and 'label'")
-            used: set[str] = set()
-            for n, row in enumerate(reader, start=2):
-                name = str(row.get("file") or "").strip()
-                where = name or f"{INDEX_NAME} line {n}"
-                try:
-                    self._import_row(zf, by_name, prefix, row, name, used, report)
-                except MnistDesktopError as err:
-                    report.skipped.append((where, str(err).removeprefix(f"{name}: ")))
-                except KeyError as err:  # e.g. a zip entry listed twice in a corrupt archive
-                    report.skipped.append((where, f"cannot be read ({err})"))
-        return report
+    def import_zip(self, path: str | Path) -> "ImportReport":
+        """Add the drawings of an exported zip (:func:`.archive.import_zip`)."""
+        from mnist_desktop.core.handwriting.archive import import_zip
 
-    def _import_row(self, zf: zipfile.ZipFile, by_name: dict[str, zipfile.ZipInfo], prefix: str,
-                    row: Mapping[str, Any], name: str, used: set[str], report: ImportReport) -> None:
-        if not name:
-            raise ImageError("no file named in this row")
-        if name in used:
-            raise ImageError("listed twice")
-        used.add(name)
-        label = check_label(row.get("label") or "")
-        info = by_name.get(prefix + name) or by_name.get(name)
-        if info is None or info.is_dir():
-            raise ImageError("not found in the zip")
-        if info.file_size > MAX_PNG_BYTES:
-            raise ImageError(f"{info.file_size:,} bytes is more than the {MAX_PNG_BYTES >> 20} MB limit")
-        stem = Path(name).stem
-        sample_id = stem if _ID_RE.match(stem) else None
-        if sample_id is not None and sample_id in self:
-            report.duplicates += 1
-            return
-        try:
-            data = zf.read(info)
-        except ZIP_READ_ERRORS as err:
-            raise ImageError(f"cannot be read from the zip ({err})") from None
-        picture = _decode_png(data, name)
-        model_input = to_model_input(picture)
-        if model_input is None:
-            raise ImageError("the picture is blank")
-        predicted_text = str(row.get("predicted") or "").strip()
-        try:
-            predicted = check_label(predicted_text) if predicted_text else None
-        except ConfigError:
-            predicted = None
-        created = str(row.get("created") or "").strip()[:40] or None
-        drawing = _canvas_like(picture)
-        sample = self.add(drawing, label, source="import", predicted=predicted, model_input=model_input,
-                          sample_id=sample_id, created=created)
-        report.added.append(sample.id)
-
-
-def _canvas_like(picture: np.ndarray) -> np.ndarray:
-    """Grey float [0, 1] with white ink on black, like the canvas, whatever the file's polarity.
-
-    Stored drawings then look alike in the gallery and go back on the canvas as drawn.
-    """
-    grey = picture.astype(np.float32) / 255.0 if picture.ndim == 2 else _flatten_alpha(picture)
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    return 1.0 - grey if float(np.median(border)) > 0.5 else grey
-
-
-def _flatten_alpha(rgba: np.ndarray) -> np.ndarray:
-    """Grey picture of an RGBA image with its transparency laid on the contrasting colour.
-
-    Only for storing the drawing; the model input comes from ``to_model_input``,
-    which composites the same way.
-    """
-    grey = rgba[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) / 255.0
-    alpha = rgba[..., 3].astype(np.float32) / 255.0
-    weight = float(alpha.sum())
-    ink_mean = float((grey * alpha).sum()) / weight if weight else 0.0
-    background = 1.0 if ink_mean < 0.5 else 0.0
-    return np.clip(grey * alpha + background * (1.0 - alpha), 0.0, 1.0)
+        return import_zip(self, path)

@@ -27,6 +27,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from mnist_desktop.core.data.dataset_specs import class_names_for
 from mnist_desktop.core.errors import CheckpointError
 from mnist_desktop.core.fileio import ZIP_READ_ERRORS, atomic_writer
 from mnist_desktop.core.models.networks import MODELS, param_shapes
@@ -54,7 +55,7 @@ class Checkpoint:
 
     @property
     def class_names(self) -> list[str]:
-        return list(self.metadata.get("class_names") or [str(i) for i in range(10)])
+        return class_names_for(self.metadata.get("class_names"))
 
     @property
     def dataset(self) -> str:

@@ -13,7 +13,7 @@ a tall one.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -21,11 +21,12 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QResizeEvent
 from PySide6.QtWidgets import QBoxLayout, QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
+from mnist_desktop.core.data.dataset_specs import class_names_for
 from mnist_desktop.core.analysis.weights import grid_shape, layer_tiles, ordered_layers
-from mnist_desktop.gui.insight.common import InsightPanel, MosaicView, analysis_demand, grey_cmap, sequential_cmap, text_colour, make_static
-
-if TYPE_CHECKING:
-    from mnist_desktop.gui.main_window import MainWindow
+from mnist_desktop.gui.insight.colours import grey_cmap, sequential_cmap, text_colour
+from mnist_desktop.gui.insight.mosaic_view import MosaicView, make_static
+from mnist_desktop.gui.insight.panel import InsightPanel
+from mnist_desktop.gui.model_session import ModelSession
 
 EXPLANATION = ("What each layer computes for your drawing, updated as you draw, input → output. "
                "Bright = strongly active, black = silent; each layer is scaled to its own strongest unit.")
@@ -111,7 +112,7 @@ class _LogitsRow(_LayerRow):
         plot: pg.PlotWidget = self.view  # type: ignore[assignment]
         value = np.asarray(value, np.float64).reshape(-1)
         n = len(value)
-        names = class_names if len(class_names) == n else [str(i) for i in range(n)]
+        names = class_names_for(class_names, n)
         top = int(np.argmax(value))
         if self._bars is not None:
             plot.removeItem(self._bars)
@@ -134,9 +135,9 @@ class ActivationsView(InsightPanel):
 
     export_name = "activations"
 
-    def __init__(self, window: "MainWindow | None" = None):
+    def __init__(self, session: ModelSession | None = None, _runs: Any = None):
         super().__init__(EXPLANATION)
-        self._window = window
+        self.session = session
         self.placeholder = QLabel(PLACEHOLDER)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setStyleSheet("color: palette(placeholder-text);")
@@ -164,13 +165,10 @@ class ActivationsView(InsightPanel):
         self._pending: dict[str, np.ndarray] | None = None
         self._timer = QTimer(self, singleShot=True, interval=RENDER_MS)
         self._timer.timeout.connect(self._render)
+        if session is not None:
+            session.predicted.connect(self._on_prediction)
 
     # -- inputs ----------------------------------------------------------------
-    def attach_worker(self, worker: Any) -> None:
-        worker.prediction.connect(self._on_prediction)
-        if self._window is not None:
-            analysis_demand(self._window).apply()
-
     def _on_prediction(self, probabilities: Any, analysis: Any) -> None:
         if probabilities is None:
             self.set_activations(None)
@@ -197,8 +195,7 @@ class ActivationsView(InsightPanel):
 
     # -- rendering -------------------------------------------------------------
     def _class_names(self) -> list[str]:
-        active = getattr(self._window, "active", None) or {}
-        return list(active.get("class_names") or [str(i) for i in range(10)])
+        return self.session.class_names() if self.session is not None else class_names_for(None)
 
     def _render(self) -> None:
         if self._pending is None:
@@ -262,5 +259,5 @@ class ActivationsView(InsightPanel):
         self._fit_rows()
 
     def on_screen_changed(self, on_screen: bool) -> None:
-        if self._window is not None:
-            analysis_demand(self._window).set_wanted("activations", on_screen)
+        if self.session is not None:
+            self.session.set_analysis_wanted("activations", on_screen)

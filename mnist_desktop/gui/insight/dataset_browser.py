@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -26,13 +26,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mnist_desktop.core.data.dataset_specs import class_names_for
 from mnist_desktop.core.data.datasets import Dataset, available_datasets, dataset_status, load_dataset
 from mnist_desktop.core.errors import MnistDesktopError
 from mnist_desktop.core.analysis.weights import class_means
-from mnist_desktop.gui.insight.common import AdaptiveSplitter, InsightPanel, MosaicView, digit_icon, grey_cmap, text_colour, thumbnail_grid, make_static
-
-if TYPE_CHECKING:
-    from mnist_desktop.gui.main_window import MainWindow
+from mnist_desktop.gui.insight.colours import grey_cmap, text_colour
+from mnist_desktop.gui.insight.mosaic_view import MosaicView, make_static
+from mnist_desktop.gui.insight.panel import InsightPanel
+from mnist_desktop.gui.insight.pictures import digit_icon, thumbnail_grid
+from mnist_desktop.gui.insight.splitter import AdaptiveSplitter
+from mnist_desktop.gui.model_session import ModelSession
 
 EXPLANATION = ("The images a model learns from. Pick a dataset and a class; the bars count each class, "
                "the mean images show the average digit. Double-click a sample to put it on the canvas.")
@@ -94,9 +97,9 @@ class DatasetBrowser(InsightPanel):
 
     export_name = "dataset"
 
-    def __init__(self, window: "MainWindow | None" = None):
+    def __init__(self, session: ModelSession | None = None, _runs: Any = None):
         super().__init__(EXPLANATION)
-        self._window = window
+        self.session = session
         self._cache: dict[str, LoadedSet] = {}
         self._jobs: dict[int, _Loader] = {}
         self._token = 0
@@ -151,7 +154,7 @@ class DatasetBrowser(InsightPanel):
             suffix = "" if status == "bundled" or status.startswith("found") else f" — {status}"
             self.dataset_box.addItem(title + suffix, name)
         self.dataset_box.setCurrentIndex(max(0, self.dataset_box.findData("mnist-subset")))
-        self._fill_class_box([str(i) for i in range(10)])
+        self._fill_class_box(class_names_for(None))
         self.dataset_box.currentIndexChanged.connect(lambda _: self.load(self.dataset_box.currentData()))
         self.split_box.currentIndexChanged.connect(lambda _: self._show(reset_page=True))
         self.class_box.currentIndexChanged.connect(lambda _: self._show(reset_page=True))
@@ -289,8 +292,8 @@ class DatasetBrowser(InsightPanel):
         return [int(self.grid.item(i).data(Qt.ItemDataRole.UserRole)) for i in range(self.grid.count())]
 
     def _on_sample_activated(self, item: QListWidgetItem) -> None:
-        if self.loaded is None or self._window is None:
+        if self.loaded is None or self.session is None:
             return
         images, _ = self.loaded.split(self.split_box.currentData())
         index = int(item.data(Qt.ItemDataRole.UserRole))
-        self._window.load_picture(np.asarray(images[index], np.float32) / 255.0)
+        self.session.show_picture(np.asarray(images[index], np.float32) / 255.0)

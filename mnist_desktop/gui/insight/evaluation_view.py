@@ -13,7 +13,7 @@ its answer (``evaluated(dict)``) fills three pictures:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -31,11 +31,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mnist_desktop.core.data.dataset_specs import class_names_for
 from mnist_desktop.core.data.datasets import available_datasets, dataset_status
-from mnist_desktop.gui.insight.common import AdaptiveSplitter, InsightPanel, MatrixView, digit_icon, format_pct, text_colour, thumbnail_grid, make_static
-
-if TYPE_CHECKING:
-    from mnist_desktop.gui.main_window import MainWindow
+from mnist_desktop.core.formatting import format_fraction
+from mnist_desktop.gui.insight.colours import text_colour
+from mnist_desktop.gui.insight.matrix_view import MatrixView
+from mnist_desktop.gui.insight.mosaic_view import make_static
+from mnist_desktop.gui.insight.panel import InsightPanel
+from mnist_desktop.gui.insight.pictures import digit_icon, thumbnail_grid
+from mnist_desktop.gui.insight.splitter import AdaptiveSplitter
+from mnist_desktop.gui.model_session import ActiveModel, ModelSession
 
 EXPLANATION = ("How the active model does on a test set. Confusion matrix: rows = true class, columns = "
                "prediction; blue = correct, red = mistakes (darker = more). Click a cell to list its images, "
@@ -74,9 +79,9 @@ class EvaluationView(InsightPanel):
 
     export_name = "evaluation"
 
-    def __init__(self, window: "MainWindow | None" = None):
+    def __init__(self, session: ModelSession | None = None, _runs: Any = None):
         super().__init__(EXPLANATION)
-        self._window = window
+        self.session = session
         self._worker: Any = None
         self._waiting = self._started = False
         self._error = ""
@@ -136,8 +141,8 @@ class EvaluationView(InsightPanel):
         self.body.addLayout(show_row)
         self.body.addWidget(split, 1)
         self._set_result_widgets_enabled(False)
-        if window is not None:
-            window.activeModelChanged.connect(self._on_model_changed)
+        if session is not None:
+            session.modelChanged.connect(self._on_model_changed)
 
     def _setup_accuracy_plot(self) -> None:
         plot = self.accuracy_plot
@@ -161,8 +166,8 @@ class EvaluationView(InsightPanel):
         worker.error.connect(self._on_error)
         worker.busy.connect(self._on_busy)
 
-    def _on_model_changed(self, info: dict) -> None:
-        dataset = info.get("dataset")
+    def _on_model_changed(self, model: ActiveModel) -> None:
+        dataset = model.dataset
         if dataset == "mnist" and dataset_status("mnist") == "not downloaded":
             dataset = "mnist-subset"  # its test images are MNIST test images, and it is always there
         index = self.dataset_box.findData(dataset)
@@ -226,7 +231,7 @@ class EvaluationView(InsightPanel):
         confusion = result["confusion"]
         total, correct = int(confusion.sum()), int(np.trace(confusion))
         self.summary.setText(
-            f"{result.get('dataset_title', result.get('dataset', ''))}: accuracy {format_pct(correct / max(total, 1))} "
+            f"{result.get('dataset_title', result.get('dataset', ''))}: accuracy {format_fraction(correct / max(total, 1))} "
             f"({correct:,} of {total:,} test images right, {total - correct:,} wrong) · "
             f"loss {float(result.get('loss', float('nan'))):.3f} · model {result.get('model_name', '?')}. "
             "Bars: accuracy per true class (orange = below the overall accuracy).")
@@ -236,8 +241,7 @@ class EvaluationView(InsightPanel):
         self.select_cell(None, None)
 
     def class_names(self) -> list[str]:
-        names = list((self.result or {}).get("class_names") or [])
-        return names if len(names) == 10 else [str(i) for i in range(10)]
+        return class_names_for((self.result or {}).get("class_names"))
 
     def _set_result_widgets_enabled(self, enabled: bool) -> None:
         for widget in (self.counts_button, self.percent_button, self.show_mistakes_button):
@@ -323,7 +327,7 @@ class EvaluationView(InsightPanel):
         return [int(self.gallery.item(i).data(Qt.ItemDataRole.UserRole)) for i in range(self.gallery.count())]
 
     def _on_gallery_clicked(self, item: QListWidgetItem) -> None:
-        if self.result is None or self._window is None:
+        if self.result is None or self.session is None:
             return
         index = int(item.data(Qt.ItemDataRole.UserRole))
-        self._window.load_picture(np.asarray(self.result["images"][index], np.float32) / 255.0)
+        self.session.show_picture(np.asarray(self.result["images"][index], np.float32) / 255.0)

@@ -12,7 +12,7 @@ skipped while the view is hidden and coalesced to ~10 per second when shown.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
@@ -20,10 +20,14 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QToolButton, QVBoxLayout, QWidget
 
 from mnist_desktop.core.analysis.weights import TileSet, weight_tile_sets
-from mnist_desktop.gui.insight.common import AdaptiveSplitter, InsightPanel, MatrixView, MosaicView, sequential_cmap
-
-if TYPE_CHECKING:
-    from mnist_desktop.gui.main_window import MainWindow
+from mnist_desktop.gui.handles import RunHandle
+from mnist_desktop.gui.insight.colours import sequential_cmap
+from mnist_desktop.gui.insight.matrix_view import MatrixView
+from mnist_desktop.gui.insight.mosaic_view import MosaicView
+from mnist_desktop.gui.insight.panel import InsightPanel
+from mnist_desktop.gui.insight.splitter import AdaptiveSplitter
+from mnist_desktop.gui.model_session import ActiveModel, ModelSession
+from mnist_desktop.gui.run_controller import RunController
 
 REFRESH_MS = 100
 UNITS_PER_PAGE = 30
@@ -189,9 +193,9 @@ class WeightsView(InsightPanel):
 
     export_name = "weights"
 
-    def __init__(self, window: "MainWindow | None" = None):
+    def __init__(self, session: ModelSession | None = None, runs: RunController | None = None):
         super().__init__(WAITING)
-        self._window = window
+        self.session = session
         self.source_label = _note()
         self.stack = QStackedWidget()
         self.empty_label = QLabel("No model yet.")
@@ -210,20 +214,26 @@ class WeightsView(InsightPanel):
         self._step = 0
         self.model_name: str | None = None
         self.sets: list[TileSet] = []
-        if window is not None:
-            window.activeModelChanged.connect(self._on_model_changed)
+        if session is not None:
+            session.modelChanged.connect(self._on_model_changed)
+        if runs is not None:
+            runs.runStarted.connect(self._follow_run)
 
     # -- inputs ----------------------------------------------------------------
     def attach_worker(self, worker: Any) -> None:
         worker.paramsUpdated.connect(self._on_params_updated)
-        worker.trainStarted.connect(self._on_train_started)
-        worker.trainStep.connect(lambda event: setattr(self, "_step", int(event.get("step", 0))))
-        worker.trainFinished.connect(self._on_train_finished)
 
-    def _on_model_changed(self, info: dict) -> None:
-        if info.get("params") is not None and info.get("model_name"):
-            self.source = f"Active model: {info.get('name', '?')} ({info.get('title', info['model_name'])})"
-            self.show_params(info["model_name"], info["params"], info.get("class_names"))
+    def _follow_run(self, handle: RunHandle) -> None:
+        """Whoever started it, a run's live weights are what this view shows while it trains."""
+        handle.started.connect(self._on_train_started)
+        handle.step.connect(lambda event: setattr(self, "_step", int(event.get("step", 0))))
+        handle.finished.connect(self._on_train_finished)
+        handle.failed.connect(self._on_train_finished)
+
+    def _on_model_changed(self, model: ActiveModel) -> None:
+        if model.params is not None:
+            self.source = f"Active model: {model.name} ({model.title})"
+            self.show_params(model.model_name, model.params, list(model.class_names))
 
     def _on_params_updated(self, model_name: str, params: Any) -> None:
         if self._training is None:
@@ -242,10 +252,10 @@ class WeightsView(InsightPanel):
         self._training = info
         self._step = 0
 
-    def _on_train_finished(self, info: dict) -> None:
+    def _on_train_finished(self, _result: Any = None) -> None:
         self._training = None
-        active = getattr(self._window, "active", None) or {}
-        if active.get("params") is not None:  # back to the active model (a new one arrives by itself)
+        active = self.session.model if self.session is not None else None
+        if active is not None:  # back to the active model (a new one arrives by itself)
             self._on_model_changed(active)
 
     def show_params(self, model_name: str, params: Any, class_names: list[str] | None = None) -> None:

@@ -1,4 +1,4 @@
-"""The personal handwriting set: storage, split, zip exchange, and fine-tuning that helps.
+"""The handwriting set: storage, split, zip exchange, and fine-tuning that helps.
 
 The fine-tuning test uses a synthetic person with a consistent, continental
 hand -- a 1 with a long up-stroke (an MNIST model reads it as 7), a crossed 7
@@ -9,14 +9,12 @@ canvas strokes with :func:`render_strokes` and preprocessed like the canvas.
 from __future__ import annotations
 
 import csv
-import importlib
 import io
 import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
-from conftest import object_array_npy
 import pytest
 from PIL import Image
 
@@ -36,65 +34,8 @@ from mnist_desktop.core.handwriting.finetune import (
     save_finetuned,
     trained_on_ids,
 )
-from mnist_desktop.core.handwriting.store import PersonalDataset, personal_dir
-from mnist_desktop.core.data.strokes import _arc, _join, render_strokes
-
-
-def _pts(*points: tuple[float, float]) -> np.ndarray:
-    return np.array(points, float)
-
-
-# One person's way of drawing each digit (unit box, y down). The quirks are the
-# point: the bundled model misreads the 1 (as 7), the looped 7 and the curled 9.
-HANDWRITING: dict[int, tuple[np.ndarray, ...]] = {
-    0: (_arc(0.5, 0.5, 0.3, 0.45, -90, -440), _pts((0.78, 0.08), (0.22, 0.92))),  # slashed zero
-    1: (_pts((0.15, 0.45), (0.62, 0.03), (0.6, 0.97)),),  # long up-stroke, no base
-    2: (_pts((0.15, 0.08), (0.85, 0.08), (0.15, 0.92), (0.88, 0.92)), _pts((0.3, 0.5), (0.7, 0.5))),  # crossed Z
-    3: (_join(_pts((0.2, 0.07), (0.8, 0.07), (0.42, 0.45)), _arc(0.47, 0.71, 0.3, 0.25, 235, 520)),),  # flat top
-    4: (_pts((0.35, 0.03), (0.1, 0.62), (0.9, 0.58)), _pts((0.85, 0.15), (0.45, 0.97))),  # open, slanted stroke
-    5: (_join(_pts((0.3, 0.06), (0.24, 0.45)), _arc(0.5, 0.66, 0.3, 0.28, -150, 150)),
-        _pts((0.3, 0.06), (0.8, 0.1), (0.85, 0.2))),  # hooked flag
-    6: (_join(_pts((0.7, 0.0), (0.35, 0.75)), _arc(0.45, 0.82, 0.12, 0.12, 180, -180)),),  # small loop
-    7: (_join(_pts((0.1, 0.1), (0.88, 0.08), (0.5, 0.6)), _arc(0.5, 0.78, 0.15, 0.18, -90, 270)),
-        _pts((0.3, 0.35), (0.85, 0.35))),  # crossed, looped stem
-    8: (_join(_arc(0.5, 0.25, 0.22, 0.2, -10, -250), _arc(0.5, 0.72, 0.26, 0.24, -60, 250)),),  # open top
-    9: (_join(_arc(0.5, 0.25, 0.27, 0.2, 0, -360), _pts((0.77, 0.25), (0.75, 0.7)),
-              _arc(0.45, 0.7, 0.3, 0.28, 0, 200)),),  # curled tail
-}
-
-
-def my_drawing(label: int, rng: np.random.Generator, size: int = 280) -> np.ndarray:
-    """One drawing in this person's style: uint8 (size, size) white on black, like the canvas.
-
-    Same glyph every time, drawn a little differently: size, place, pen width,
-    a few degrees of tilt, some shear and an unsteady hand.
-    """
-    angle = np.radians(rng.uniform(-8, 8))
-    shear = rng.uniform(-0.12, 0.12)
-    aspect = np.exp(rng.uniform(np.log(0.85), np.log(1.15)))
-    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    linear = rot @ np.array([[1.0, shear], [0.0, 1.0]]) @ np.diag([aspect, 1.0])
-    height = size * rng.uniform(0.45, 0.75)
-    strokes = [((s + rng.normal(0, 0.012, s.shape)) - 0.5) @ linear.T * height for s in HANDWRITING[label]]
-    points = np.concatenate(strokes)
-    lo, hi = points.min(0), points.max(0)
-    pen = rng.uniform(12, 22)
-    room = np.maximum(size - (hi - lo) - 2 * pen, 0)
-    offset = rng.uniform(0, 1, 2) * room - lo + pen
-    return render_strokes([s + offset for s in strokes], size, pen)
-
-
-def fill(root: Path, per_digit: int, seed: int = 0) -> PersonalDataset:
-    """A personal set of ``per_digit`` drawings of every digit, saved like the guided session does.
-
-    Fixed ids (the app's are random) make the seeded split, and so the test, repeatable.
-    """
-    ds = PersonalDataset(root)
-    rng = np.random.default_rng(seed)
-    for i in range(per_digit):
-        for digit in range(10):
-            ds.add(my_drawing(digit, rng), digit, source="session", sample_id=f"s{seed}-{i:03d}-{digit}")
-    return ds
+from mnist_desktop.core.handwriting.store import HandwritingSet, handwriting_dir
+from handwriting_helpers import fill, my_drawing
 
 
 @pytest.fixture(scope="module")
@@ -112,12 +53,12 @@ def default_model():
 
 def test_default_folder_is_under_user_data(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_DESKTOP_HOME", str(tmp_path))
-    assert personal_dir() == tmp_path / "personal"
-    assert PersonalDataset().root == tmp_path / "personal"
+    assert handwriting_dir() == tmp_path / "personal"
+    assert HandwritingSet().root == tmp_path / "personal"
 
 
 def test_add_saves_drawing_model_input_and_index(tmp_path):
-    ds = PersonalDataset(tmp_path / "p")
+    ds = HandwritingSet(tmp_path / "p")
     drawing = my_drawing(7, np.random.default_rng(0)).astype(np.float32) / 255
     sample = ds.add(drawing, 7, source="correction", predicted=1)
     png, npy = ds.drawing_path(sample.id), ds.input_path(sample.id)
@@ -137,7 +78,7 @@ def test_reload_relabel_delete(tmp_path):
     first, second = ds.ids()[:2]
     ds.relabel(first, 9)
     assert ds.delete([second, "no-such-id"]) == 1
-    again = PersonalDataset.load(tmp_path)
+    again = HandwritingSet.load(tmp_path)
     assert len(again) == 19 and not again.problems
     assert again.get(first).label == 9 and second not in again
     assert not ds.drawing_path(second).exists() and not ds.input_path(second).exists()
@@ -148,7 +89,7 @@ def test_reload_relabel_delete(tmp_path):
 
 
 def test_bad_input_is_refused_with_a_clear_reason(tmp_path):
-    ds = PersonalDataset(tmp_path)
+    ds = HandwritingSet(tmp_path)
     with pytest.raises(ImageError, match="empty"):
         ds.add(np.zeros((280, 280), np.float32), 3)
     for label in (10, -1, "x", 2.5, None, True):
@@ -162,18 +103,18 @@ def test_bad_input_is_refused_with_a_clear_reason(tmp_path):
         ds.relabel("missing", 1)
 
 
-def test_load_skips_broken_rows_and_files_and_says_why(tmp_path):
+def test_load_skips_broken_rows_and_files_and_says_why(tmp_path, object_array_npy):
     ds = fill(tmp_path, 1)
     a, b, c = ds.ids()[:3]
     ds.input_path(a).write_bytes(b"not an npy")
     ds.drawing_path(b).unlink()
     # an object array would need pickle to load: it must be refused, never unpickled
-    ds.input_path(c).write_bytes(object_array_npy())
+    ds.input_path(c).write_bytes(object_array_npy)
     with (tmp_path / "labels.csv").open("a") as handle:
         handle.write("../../etc/passwd,1,example,,\n")
         handle.write(f"{ds.ids()[3]},1,example,,\n")  # listed twice
         handle.write("someid,eleven,example,,\n")
-    again = PersonalDataset.load(tmp_path)
+    again = HandwritingSet.load(tmp_path)
     assert len(again) == 7
     assert len(again.problems) == 6, again.problems
     text = "\n".join(again.problems)
@@ -182,7 +123,7 @@ def test_load_skips_broken_rows_and_files_and_says_why(tmp_path):
 
 
 def test_missing_folder_is_an_empty_set(tmp_path):
-    assert len(PersonalDataset.load(tmp_path / "nothing-here")) == 0
+    assert len(HandwritingSet.load(tmp_path / "nothing-here")) == 0
 
 
 def test_split_is_stratified_seeded_and_stable(tmp_path):
@@ -198,7 +139,7 @@ def test_split_is_stratified_seeded_and_stable(tmp_path):
     moved = set(one.held_out_ids) ^ set(ds.split(0.3, seed=0).held_out_ids)
     assert len(moved) <= 2
     # a digit drawn once trains; drawn twice keeps one on each side
-    small = PersonalDataset(tmp_path / "small")
+    small = HandwritingSet(tmp_path / "small")
     small.add(my_drawing(1, np.random.default_rng(0)), 1)
     small.add(my_drawing(2, np.random.default_rng(1)), 2)
     small.add(my_drawing(2, np.random.default_rng(2)), 2)
@@ -219,14 +160,14 @@ def test_export_import_round_trip(tmp_path):
     with zipfile.ZipFile(out) as zf:
         names = zf.namelist()
         assert "labels.csv" in names and sum(n.endswith(".png") for n in names) == 20
-    other = PersonalDataset(tmp_path / "friend")
+    other = HandwritingSet(tmp_path / "friend")
     report = other.import_zip(out)
     assert len(report.added) == 20 and not report.skipped and report.duplicates == 0
     assert [(s.id, s.label) for s in other.samples] == [(s.id, s.label) for s in ds.samples]
     for sid in ds.ids():
         np.testing.assert_allclose(other.model_input(sid), ds.model_input(sid), atol=1e-5)
         assert other.get(sid).source == "import"
-    assert PersonalDataset.load(tmp_path / "friend").ids() == ds.ids()
+    assert HandwritingSet.load(tmp_path / "friend").ids() == ds.ids()
     # importing the same file again adds nothing
     again = other.import_zip(out)
     assert not again.added and again.duplicates == 20
@@ -276,7 +217,7 @@ def test_import_checks_every_file_and_reports_what_it_skipped(tmp_path):
         "badlabel.png": _png(good),
         "../../evil.png": _png(good),
     })
-    ds = PersonalDataset(tmp_path / "set")
+    ds = HandwritingSet(tmp_path / "set")
     report = ds.import_zip(archive)
     assert sorted(ds.get(i).label for i in report.added) == [1, 1, 4, 9]  # evil.png is read by name, never extracted
     assert not (tmp_path.parent / "evil.png").exists()
@@ -296,7 +237,7 @@ def test_import_checks_every_file_and_reports_what_it_skipped(tmp_path):
 
 
 def test_import_refuses_archives_that_are_not_exports(tmp_path):
-    ds = PersonalDataset(tmp_path / "set")
+    ds = HandwritingSet(tmp_path / "set")
     (tmp_path / "x.zip").write_bytes(b"this is not a zip")
     with pytest.raises(DatasetError, match="not a zip"):
         ds.import_zip(tmp_path / "x.zip")
@@ -322,11 +263,7 @@ def test_finetune_data_mixes_personal_replay_and_held_out(tmp_path, subset):
     ds = fill(tmp_path, 5)
     opts = FinetuneOptions(held_out=0.4, replay=600, guard=300, personal_share=0.25)
     config = finetune_config("cnn", "mnist-subset", opts, seed=3)
-    # the worker resolves the builder from its string and calls it like this
-    module, func = "mnist_desktop.core.handwriting.finetune:build_finetune_data".split(":")
-    builder = getattr(importlib.import_module(module), func)
-    assert builder is build_finetune_data
-    data = builder(subset, config, {"builder": "x", "personal_dir": str(tmp_path), **opts.to_dict()})
+    data = build_finetune_data(subset, config, {"handwriting_dir": str(tmp_path), **opts.to_dict()})
     split = ds.split(0.4, seed=3)
     assert len(split.train_ids) == 30 and len(data.val_y) == 20
     assert data.val_x.shape == (20, 28, 28, 1) and data.test_x.shape == (1000, 28, 28, 1)
@@ -335,10 +272,10 @@ def test_finetune_data_mixes_personal_replay_and_held_out(tmp_path, subset):
     assert data.train_x.dtype == np.float32 and data.train_x.shape[1:] == (28, 28, 1)
     assert 0.0 <= data.train_x.min() and data.train_x.max() <= 1.0
     with pytest.raises(DatasetError, match="no drawings"):
-        build_finetune_data(subset, config, {"personal_dir": str(tmp_path / "empty")})
+        build_finetune_data(subset, config, {"handwriting_dir": str(tmp_path / "empty")})
     fashion = type("D", (), {"name": "fashion-mnist", "title": "Fashion-MNIST", "class_names": ("T-shirt",) * 10})()
     with pytest.raises(DatasetError, match="digit model"):
-        build_finetune_data(fashion, config, {"personal_dir": str(tmp_path)})
+        build_finetune_data(fashion, config, {"handwriting_dir": str(tmp_path)})
 
 
 def test_a_split_fixed_at_the_start_ignores_drawings_added_later(tmp_path, subset):
@@ -346,7 +283,7 @@ def test_a_split_fixed_at_the_start_ignores_drawings_added_later(tmp_path, subse
     split = ds.split(0.34)
     ds.add(my_drawing(5, np.random.default_rng(9)), 5)  # drawn while the run was loading
     ds.delete([split.train_ids[0]])
-    extra = {"personal_dir": str(tmp_path), "replay": 100, "guard": 50, "personal_share": 0.5,
+    extra = {"handwriting_dir": str(tmp_path), "replay": 100, "guard": 50, "personal_share": 0.5,
              "train_ids": split.train_ids, "held_out_ids": split.held_out_ids}
     data = build_finetune_data(subset, finetune_config("cnn", "mnist-subset", seed=0), extra)
     assert len(data.val_y) == len(split.held_out_ids)
@@ -390,7 +327,7 @@ def test_finetune_learns_my_handwriting_and_keeps_mnist(tmp_path, subset, defaul
     assert loaded.test_accuracy == pytest.approx(report.mnist_after)
     assert set(trained_on_ids(loaded.metadata)) == set(report.train_ids)
     # measuring the tuned model leaves out what it trained on
-    measured = measure_job("cnn", params, personal_dir=str(tmp_path), exclude_ids=trained_on_ids(loaded.metadata))
+    measured = measure_job("cnn", params, handwriting_dir=str(tmp_path), exclude_ids=trained_on_ids(loaded.metadata))
     assert measured["count"] == 100 and measured["excluded"] == 100
     assert measured["accuracy"] == pytest.approx(report.personal_after)
 
