@@ -23,7 +23,8 @@ def doubt_model(tmp_path_factory):
 def window(qtbot, monkeypatch, tmp_path, doubt_model):
     win = open_main_window(qtbot, monkeypatch, tmp_path, keep_docks=("compare",))
     win.load_model(str(doubt_model))
-    qtbot.waitUntil(lambda: win.active.get("path") == str(doubt_model) and win.active.get("doubt") is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: win.session.model is not None and win.session.model.path == str(doubt_model)
+                    and win.session.model.doubt is not None, timeout=60_000)
     return win
 
 
@@ -99,4 +100,24 @@ def test_three_pinned_models_all_follow_the_drawing(qtbot, window, doubt_model):
     # clicking the bundled model's card makes it the active model
     card = strip.cards[f"file:{bundled_model_path()}"]
     qtbot.mouseClick(card, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.active.get("path") == str(bundled_model_path()), timeout=20_000)
+    qtbot.waitUntil(lambda: window.session.model.path == str(bundled_model_path()), timeout=20_000)
+
+
+def test_why_not_explains_a_chosen_class(qtbot, monkeypatch, tmp_path, doubt_model):
+    from gui_helpers import choose
+
+    win = open_main_window(qtbot, monkeypatch, tmp_path, keep_docks=("saliency",))
+    view = win.docks["saliency"].widget()
+    win.docks["saliency"].raise_()
+    qtbot.waitUntil(lambda: win.session.model is not None, timeout=60_000)
+    _draw(qtbot, win, [[(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]])  # a 7
+    qtbot.waitUntil(lambda: view.explanation.text().startswith("Saliency for the prediction"), timeout=20_000)
+    answer = win.session.predicted_class()
+    other = (answer + 1) % 10
+    before = view.attribution.copy()
+    choose(view.target_combo, other)
+    qtbot.waitUntil(lambda: view.explanation.text().startswith(f"Why not “{other}”?"), timeout=20_000)
+    assert f"answered “{answer}”" in view.explanation.text()
+    assert not np.allclose(view.attribution, before)  # another class, another map
+    choose(view.target_combo, -1)
+    qtbot.waitUntil(lambda: view.explanation.text().startswith("Saliency for the prediction"), timeout=20_000)

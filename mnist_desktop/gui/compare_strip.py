@@ -59,15 +59,23 @@ class CompareCard(QFrame):
         self.answer.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.badge = VerdictBadge()
         self.pixels = _PixelView()
-        self.pixels.setMinimumSize(84, 84)
-        self.setMinimumWidth(170)
-        self.setMaximumWidth(260)
+        self.pixels.setMinimumSize(72, 72)
+        self.pixels.setMaximumSize(96, 96)
+        self.pixels.setToolTip("What this model looked at (gradient saliency of its answer)")
+        self.setMinimumWidth(230)
+        self.setMaximumWidth(320)
+        # saliency beside the answer: the strip stays short enough to sit under the canvas
+        words = QVBoxLayout()
+        words.addWidget(self.answer)
+        words.addWidget(self.badge)
+        words.addStretch(1)
+        body = QHBoxLayout()
+        body.addWidget(self.pixels)
+        body.addLayout(words, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(top)
-        layout.addWidget(self.answer)
-        layout.addWidget(self.badge)
-        layout.addWidget(self.pixels, 1)
+        layout.addLayout(body, 1)
         self.image: np.ndarray | None = None
 
     def show_reading(self, row: dict[str, Any], image: np.ndarray | None, names: list[str]) -> None:
@@ -139,7 +147,7 @@ class CompareStrip(QWidget):
 
     def pin_active(self) -> None:
         info = {}
-        self.worker.pinRequested.emit("active", "Active model", "", None, None, info)
+        self.worker.pinRequested.emit("active", "Active", "", None, None, info)
 
     def pin_file(self, path: str) -> None:
         self.worker.pinRequested.emit(f"file:{path}", Path(path).stem, "", str(path), None, {"name": Path(path).stem})

@@ -31,7 +31,7 @@ def verdict_text(verdict: dict[str, Any] | None, names: Sequence[str]) -> tuple[
     if verdict.get("ood_score") is None and kind in ("digit", "unsure"):
         # an older model: say that only its confidence was judged (the tooltip says why)
         headline, badge = verdict_text(dict(verdict, ood_score=0.0), names)
-        return headline, f"{badge} · confidence only (no OOD score in this model)"
+        return headline, f"{badge} (confidence only)"
     if kind == "too_small":
         return "Keep drawing", "Too small to read yet"
     if kind == "not_a_digit":

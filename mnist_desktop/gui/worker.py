@@ -212,6 +212,7 @@ class Worker(QObject):
                 return
             model_name, params, doubt = self.model_name or model_name, self.params, self.doubt
             info = dict(self.info, **info)
+            title = f"{title}: {self.info.get('name') or model_name}"
         elif isinstance(params, str):  # a model file
             try:
                 ckpt = checkpoints.load_checkpoint(params)

@@ -143,10 +143,10 @@ class SaliencyView(InsightPanel):
         analysed = acts.get("input")  # exactly the input the gradient was taken at
         image = np.asarray(analysed)[..., 0] if analysed is not None else (
             self.session.model_input if self.session is not None else None)
-        self.set_saliency(analysis["attribution"], image, np.asarray(probabilities))
+        self.set_saliency(analysis["attribution"], image, np.asarray(probabilities), analysis.get("explained"))
 
     def set_saliency(self, attribution: np.ndarray | None, model_input: np.ndarray | None,
-                     probabilities: np.ndarray | None) -> None:
+                     probabilities: np.ndarray | None, explained: int | None = None) -> None:
         """Show a (28, 28) signed attribution in [-1, 1] for ``model_input``: its size as saliency
         (overlays), itself beside (red raises the score, blue lowers it); None clears everything."""
         if attribution is None or model_input is None:
@@ -162,7 +162,8 @@ class SaliencyView(InsightPanel):
         if probabilities is not None and len(probabilities):
             names = class_names_for(self.session.class_names() if self.session else None, len(probabilities))
             top = int(np.argmax(probabilities))
-            label = f"“{names[top]}”"
+            shown = top if explained is None or explained < 0 else int(explained)
+            label = f"“{names[shown]}”"
             self.heat_caption.setText(f"Red raises the score of {label}, blue lowers it")
             if self.method == "gradient":
                 what = (f"how much each input pixel would change the score of {label} if its ink changed "
@@ -170,8 +171,14 @@ class SaliencyView(InsightPanel):
             else:
                 what = (f"how much each pixel's ink added to or took from the score of {label}, compared with a "
                         "blank input (|integrated gradients|, strongest = 1)")
+            if shown == top:
+                head = f"Saliency for the prediction {label} ({format_fraction(float(probabilities[top]))})"
+            else:  # "why not …?": the pixels that speak for (red) or against (blue) another class
+                head = (f"Why not {label}? The model answered “{names[top]}” "
+                        f"({format_fraction(float(probabilities[top]))}); {label} got "
+                        f"{format_fraction(float(probabilities[shown]))}. Saliency for {label}")
             self.set_explanation(
-                f"Saliency for the prediction {label} ({format_fraction(float(probabilities[top]))}): {what}. "
+                f"{head}: {what}. "
                 "Bright red pixels are the ones the answer hinges on; on the right, the same with its sign.")
         self._apply_overlays()
 
