@@ -166,8 +166,12 @@ def test_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert Path(load_dataset(spec).source) == tmp_path / "env" / "order"
         make_fake_dataset(tmp_path / "arg", name="order")
         assert Path(load_dataset(spec, data_dir=tmp_path / "arg").source) == tmp_path / "arg"
-        # a data_dir without the files falls through to the next place
-        assert Path(load_dataset(spec, data_dir=tmp_path / "nothing").source) == tmp_path / "env" / "order"
+        # an explicit data_dir is the only place looked in (issue 14, defect 16): no silent fallback
+        with pytest.raises(DatasetError, match=f"data folder {tmp_path / 'nothing'} does not exist"):
+            load_dataset(spec, data_dir=tmp_path / "nothing")
+        (tmp_path / "empty").mkdir()
+        with pytest.raises(DatasetError, match=f"{tmp_path / 'empty'}: missing train-images"):
+            load_dataset(spec, data_dir=tmp_path / "empty")
     finally:
         shutil.rmtree(cache)
 
@@ -206,7 +210,9 @@ def test_broken_file_is_reported_and_good_copy_elsewhere_wins(tmp_path: Path, mo
         load_dataset(spec, tmp_path / "bad")
     assert f"Skipped: {path}" in str(info.value)
     monkeypatch.setenv("MNIST_DESKTOP_DATA", str(tmp_path / "good"))
-    assert_loaded(load_dataset(spec, tmp_path / "bad"), arrays)
+    assert_loaded(load_dataset(spec), arrays)  # the good copy elsewhere wins when no folder is named
+    with pytest.raises(DatasetError, match="Skipped"):  # ... but a named folder is never silently replaced
+        load_dataset(spec, tmp_path / "bad")
 
 
 def test_size_mismatch_detected(tmp_path: Path) -> None:

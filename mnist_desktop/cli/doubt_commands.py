@@ -126,6 +126,23 @@ def ood_evaluation(ckpt: Any, name: str, digits: np.ndarray, load_data: Any, dat
     return report
 
 
+def print_calibration(cal: dict[str, Any]) -> None:
+    if cal["ece_after"] is None:
+        print(f"calibration: ECE (15 bins) {cal['ece_before']:.4f}; this model has no fitted temperature "
+              "(mnist-desktop calibrate adds one)")
+    else:
+        print(f"calibration: ECE (15 bins) {cal['ece_before']:.4f} before, {cal['ece_after']:.4f} after "
+              f"temperature scaling (T = {cal['temperature']:.3f})")
+
+
+def verdict_suffix(fields: dict[str, Any], label_name: str) -> str:
+    """What ``predict`` adds after the answer for a person reading the terminal."""
+    if fields.get("reason") == "too small":
+        return ", too small to read (keep drawing)"
+    return {"digit": "", "unsure": f", not sure: {label_name} or {fields['runner_up']}?",
+            "not_a_digit": ", doesn't look like a digit"}[fields["verdict"]]
+
+
 def print_ood(report: dict[str, Any]) -> None:
     d, o = report["digits"], report["others"]
     print(f"OOD vs {report['other_set']} (score: {report['score']}): AUROC {report['auroc']:.4f}")

@@ -333,6 +333,7 @@ class PredictionView(QWidget):
         self._placeholder = "Draw a digit"
         self._invalid = False
         self._verdict: dict | None = None
+        self._kind = ""  # "Fashion-MNIST model" when the model does not read digits
         self._headline = _Headline()
         self._badge = VerdictBadge()
         self._bars = _ProbabilityBars()
@@ -364,6 +365,11 @@ class PredictionView(QWidget):
             probabilities = None
         self._bars.updateGeometry()
         self.set_probabilities(probabilities)
+
+    def set_model_kind(self, kind: str) -> None:
+        """Name a model that is not a digit model in every answer ("Fashion-MNIST model: Coat"); "" for digits."""
+        self._kind = kind
+        self._refresh()
 
     def set_note(self, text: str) -> None:
         """A small line under the bars about the model (e.g. :func:`label_smoothing_note`); "" hides it."""
@@ -442,9 +448,12 @@ class PredictionView(QWidget):
             self.setAccessibleDescription(self.shown_text())
         else:
             assert self._bars.probabilities is not None
-            self._headline.label = self._bars.names[label]
+            name = self._bars.names[label]
+            self._headline.label = f"{self._kind}: {name}" if self._kind else name
             self._headline.confidence = format_probability(float(self._bars.probabilities[label]))
-            verdict = self._verdict if self._verdict and self._verdict.get("label") == label else None
+            # verdicts speak of digits: a model of other classes (issue 14's kind line) shows none
+            verdict = (self._verdict if self._verdict and self._verdict.get("label") == label and not self._kind
+                       else None)
             headline, badge = verdict_text(verdict, self._bars.names) if verdict else ("", "")
             if verdict:
                 kind = verdict["kind"]

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from mnist_desktop.core.formatting import format_duration, format_fraction
+from mnist_desktop.gui.settings_access import read_setting
 from mnist_desktop.gui.handles import RunHandle
 from mnist_desktop.gui.model_session import ModelSession
 from mnist_desktop.gui.run_controller import RunController
@@ -170,11 +171,7 @@ class TrainingPanel(QWidget):
 
     def _restore_form(self) -> None:
         """Last session's settings if they still validate, else the recommended recipe."""
-        saved = QSettings().value(SETTINGS_KEY, "")
-        try:
-            values = json.loads(str(saved)) if saved else None
-        except ValueError:
-            values = None
+        values = read_setting(QSettings(), SETTINGS_KEY)  # validated: size, depth, a JSON object
         if isinstance(values, dict):
             self.form.fill(values)
             if not self.form.errors:

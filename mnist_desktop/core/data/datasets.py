@@ -35,6 +35,7 @@ from typing import Callable
 
 import numpy as np
 
+from mnist_desktop.core.data.data_folders import check_data_dir, folder_report
 from mnist_desktop.core.errors import ConfigError, DatasetError
 from mnist_desktop.core.data.idx import parse_idx, read_idx_bytes, write_idx
 from mnist_desktop.core.paths import resources_dir, user_cache_dir
@@ -103,9 +104,10 @@ def _layouts(base: Path, spec: DatasetSpec) -> list[Path]:
 def _search_bases(spec: DatasetSpec, data_dir: str | os.PathLike | None) -> list[Path]:
     if spec.bundled:
         return [resources_dir() / spec.bundled_dir]
+    if data_dir is not None:  # asked for: the only place looked in, never a silent fallback
+        hint = f"run `{download_command(spec)}` or pass a folder that holds the {spec.title} files"
+        return [check_data_dir(data_dir, spec.title, hint)]
     bases: list[Path] = []
-    if data_dir is not None:
-        bases.append(Path(data_dir).expanduser())
     env = os.environ.get(DATA_ENV)
     if env:
         bases.append(Path(env).expanduser())
@@ -236,6 +238,8 @@ def _not_found(spec: DatasetSpec, bases: list[Path], problems: list[str]) -> Dat
     names = ", ".join(f.filename for f in spec.files.values())
     looked = "; ".join(str(b) for b in bases)
     lines = [f"{spec.title} is not available. Looked in: {looked}."]
+    lines += [report for base in bases for folder in _layouts(base, spec)
+              if (report := folder_report(folder, spec)) is not None]
     lines += [f"Skipped: {p}" for p in problems]
     if spec.bundled:
         lines.append("The bundled files are part of the app: reinstall it.")

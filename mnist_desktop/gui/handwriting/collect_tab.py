@@ -279,7 +279,7 @@ class CollectTab(QWidget):
 
     # ------------------------------------------------------------------ state
     def update_buttons(self) -> None:
-        has_drawing = self.session.has_drawing()
+        has_drawing = self.session.has_drawing() and not self.store.blocked  # read-only until repaired
         in_session = self.guided is not None
         self.add_button.setEnabled(has_drawing and self.picker.value() is not None and not in_session)
         self.correct_button.setEnabled(has_drawing and not in_session)

@@ -26,6 +26,7 @@ from mnist_desktop.core.handwriting.store import HandwritingSet
 from mnist_desktop.gui.handwriting.collect_tab import CollectTab
 from mnist_desktop.gui.handwriting.finetune_run import FinetuneRun
 from mnist_desktop.gui.handwriting.results_tab import ResultsTab
+from mnist_desktop.gui.handwriting.store_banner import StoreBanner
 from mnist_desktop.gui.model_session import ActiveModel, ModelSession
 from mnist_desktop.gui.run_controller import RunController
 
@@ -54,6 +55,7 @@ class HandwritingPanel(QWidget):
         self.session = session
         self.runs = runs
         self.worker: Any = None
+        self.banner = StoreBanner()
         self.store = self._load(root)
         self.measurement: dict[str, Any] | None = None
         self._mnist: tuple[float, str] | None = None  # measured MNIST accuracy and its caption
@@ -71,7 +73,9 @@ class HandwritingPanel(QWidget):
         self.tabs.addTab(_scrolled(self.results), "Results")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.banner)
         layout.addWidget(self.tabs)
+        self.banner.repairRequested.connect(self.repair)
 
         self.collect.added.connect(self._after_change)
         self.gallery.changed.connect(self._after_change)
@@ -87,12 +91,35 @@ class HandwritingPanel(QWidget):
         self.update_buttons()
 
     def _load(self, root: str | Path | None) -> HandwritingSet:
+        """Open the set; repair what the files can settle, else open read-only with the banner."""
         try:
-            return HandwritingSet.load(root)
+            store = HandwritingSet.load(root)
+        except MnistDesktopError as err:  # the loader reports damage instead of raising; this is a bug net
+            store = HandwritingSet(root)
+            store.blocked = f"Could not read your drawings: {err}"
+        if store.blocked:
+            self.banner.show_blocked(store.blocked)
+        elif store.needs_repair:
+            try:
+                self.banner.show_repaired(store.repair())
+            except MnistDesktopError as err:
+                store.blocked = str(err)
+                self.banner.show_blocked(store.blocked)
+        else:
+            self.banner.hide()
+        return store
+
+    def repair(self) -> bool:
+        """The banner's Repair: fix the set on disk (nothing is deleted) and make it writable again."""
+        try:
+            summary = self.store.repair()
         except MnistDesktopError as err:
-            message = f"Could not read your drawings: {err}"  # err is unbound once the except block ends
-            QTimer.singleShot(0, lambda: self.collect.set_status(message, error=True))
-            return HandwritingSet(root)
+            self.banner.show_blocked(f"{self.store.blocked or ''}\n\nRepair failed: {err}".strip())
+            return False
+        self.banner.show_repaired(summary)
+        self.gallery.refresh()
+        self._after_change()
+        return True
 
     def sizeHint(self) -> QSize:
         return QSize(480, 640)  # room for a 6-wide gallery; the canvas keeps the rest of the window

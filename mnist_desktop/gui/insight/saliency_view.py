@@ -21,6 +21,7 @@ from mnist_desktop.core.analysis.overlay import input_region
 from mnist_desktop.core.analysis.saliency_methods import DEFAULT_SALIENCY, METHODS
 from mnist_desktop.core.data.dataset_specs import class_names_for
 from mnist_desktop.core.formatting import format_fraction
+from mnist_desktop.gui.settings_access import read_setting
 from mnist_desktop.gui.insight.colours import diverging_cmap, sequential_cmap
 from mnist_desktop.gui.insight.mosaic_view import MosaicView
 from mnist_desktop.gui.insight.panel import InsightPanel
@@ -73,13 +74,13 @@ class SaliencyView(InsightPanel):
         self.canvas_box.setToolTip(
             "Draw the saliency over your drawing too. It is mapped back through the crop and scale that "
             "preprocessing applied (same ink box, same 20-pixel fit), so it lines up with the strokes.")
-        self.canvas_box.setChecked(str(self.settings.value(CANVAS_SETTING, "false")).lower() == "true")
+        self.canvas_box.setChecked(bool(read_setting(self.settings, CANVAS_SETTING, False)))
         self.canvas_box.toggled.connect(self._on_canvas_toggled)
         self.method_combo = QComboBox()
         for method in METHODS:
             self.method_combo.addItem(method.label, method.name)
             self.method_combo.setItemData(self.method_combo.count() - 1, method.description, Qt.ItemDataRole.ToolTipRole)
-        saved = self.method_combo.findData(str(self.settings.value(METHOD_SETTING, DEFAULT_SALIENCY)))
+        saved = self.method_combo.findData(str(read_setting(self.settings, METHOD_SETTING, DEFAULT_SALIENCY)))
         self.method_combo.setCurrentIndex(max(saved, 0))
         self.method_combo.setToolTip(METHODS[self.method_combo.currentIndex()].description)
         self.method_combo.currentIndexChanged.connect(self._on_method_changed)
