@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
 from mnist_desktop.cli import doubt_commands, interrupt, train_command
 from mnist_desktop.core.errors import MnistDesktopError
 from mnist_desktop.core.honest_output import strict_json, terminal_safe
@@ -179,7 +181,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from mnist_desktop.core.jax_setup import configure_jax
     from mnist_desktop.core.models.describe import class_set_mismatch, dataset_title
     from mnist_desktop.core.training.data_prep import train_data_from
-    from mnist_desktop.core.training.evaluation import batched_logits, evaluate, metrics_from_logits
+    from mnist_desktop.core.training.evaluation import evaluate
 
     configure_jax()
     ckpt = _load_model(args.model)
@@ -189,8 +191,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise MnistDesktopError(mismatch)
     interrupt.current.check()
     data = train_data_from(dataset)
-    logits = batched_logits(ckpt.model_name, ckpt.params, data.test_x)
-    result = metrics_from_logits(logits, data.test_y)
+    result = evaluate(ckpt.model_name, ckpt.params, data.test_x, data.test_y)
+    # log-probabilities are the logits up to a per-image constant: enough for temperature scaling
+    logits = np.log(np.clip(result.probabilities.astype(np.float64), 1e-300, None))
     report: dict[str, Any] = {
         "model": ckpt.model_name, "model_dataset": ckpt.dataset, "dataset": dataset.name,
         "data_folder": dataset.source, "test_accuracy": result.accuracy,
