@@ -63,6 +63,23 @@ def trained_logreg():
 
 
 @pytest.fixture(scope="session")
+def bundled_model():
+    """The bundled checkpoint (the CNN the app opens with)."""
+    from mnist_desktop.core.models.checkpoints import load_checkpoint
+    from mnist_desktop.core.paths import bundled_model_path
+
+    return load_checkpoint(bundled_model_path())
+
+
+@pytest.fixture(scope="session")
+def mnist_subset():
+    """The bundled MNIST subset (6,000 training and 1,000 test digits)."""
+    from mnist_desktop.core.data.datasets import load_dataset
+
+    return load_dataset("mnist-subset")
+
+
+@pytest.fixture(scope="session")
 def shared_data_dir() -> Path:
     """The full MNIST / Fashion-MNIST files beside the checkout, or skip."""
     if not (SHARED_DATA / "mnist" / "train-images-idx3-ubyte.gz").exists():

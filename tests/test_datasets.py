@@ -16,13 +16,13 @@ from mnist_desktop.core.data.datasets import (
     DatasetSpec,
     FileSpec,
     available_datasets,
-    dataset_status,
     load_dataset,
     make_subset,
     split_validation,
     to_model_array,
     verify_checksums,
 )
+from mnist_desktop.core.data.availability import dataset_availability, dataset_status
 from mnist_desktop.core.errors import ConfigError, DatasetError
 from mnist_desktop.core.data.idx import encode_idx, write_idx
 from mnist_desktop.core.paths import resources_dir, user_cache_dir
@@ -277,11 +277,19 @@ def test_full_mnist(shared_data_dir: Path) -> None:
     assert verify_checksums("mnist", shared_data_dir) == shared_data_dir / "mnist"
 
 
-def test_full_fashion_and_wrong_folder(shared_data_dir: Path) -> None:
+def test_full_fashion_and_wrong_folder(shared_data_dir: Path, tmp_path: Path) -> None:
     ds = load_dataset("fashion-mnist", shared_data_dir)
     assert ds.train_images.shape == (60000, 28, 28) and ds.class_names[9] == "Ankle boot"
+    # data/mnist given: its MNIST files are refused, the sibling data/fashion-mnist is found
+    assert Path(load_dataset("fashion-mnist", shared_data_dir / "mnist").source) == shared_data_dir / "fashion-mnist"
+    status = dataset_availability("fashion-mnist", shared_data_dir / "mnist")
+    assert status.folder == shared_data_dir / "fashion-mnist"
+    assert any("is the MNIST file" in reason for reason in status.skipped)
+    alone = tmp_path / "only-mnist"  # no sibling: refused, loader and status agree
+    shutil.copytree(shared_data_dir / "mnist", alone)
     with pytest.raises(DatasetError, match="is the MNIST file t10k-labels-idx1-ubyte.gz"):
-        load_dataset("fashion-mnist", shared_data_dir / "mnist")
+        load_dataset("fashion-mnist", alone)
+    assert dataset_status("fashion-mnist", alone) == "not downloaded"
 
 
 # ---------------------------------------------------------------- splitting / model arrays

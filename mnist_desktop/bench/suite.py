@@ -7,7 +7,8 @@ figures come from probes that open the real window offscreen. Optionally the
 PyTorch reference script runs in the same session for side-by-side ratios.
 
 Suites: ``train`` (default recipes, seeds, samples/s, time-to-accuracy, peak
-RSS), ``inference`` (preprocess + forward latency), ``startup`` (window and
+RSS), ``inference`` (preprocess + forward latency), ``analysis`` (map point,
+step-through page, adversarial attack: ``bench/analysis.py``), ``startup`` (window and
 first prediction, warm compilation cache), ``stall`` (GUI event-loop stalls
 while training), ``soak`` (start/stop cycles and predictions: leak check),
 ``torch`` (the reference, needs ``--torch-python``). ``all`` runs every suite
@@ -32,8 +33,8 @@ import numpy as np
 
 from mnist_desktop.core.errors import MnistDesktopError
 
-SUITES = ("train", "inference", "compare", "startup", "stall", "torch", "soak")
-DEFAULT_SUITES = ("train", "inference", "compare", "startup", "stall", "torch")
+SUITES = ("train", "inference", "analysis", "compare", "startup", "stall", "torch", "soak")
+DEFAULT_SUITES = ("train", "inference", "analysis", "compare", "startup", "stall", "torch")
 
 
 def _shared_data_guess() -> Path | None:
@@ -218,6 +219,10 @@ def _print_table(report: dict[str, Any]) -> None:
         for key in [k for k in inf if k == "predict" or k.startswith("+")]:
             v = inf[key]
             print(f"  {key:38} p50 {v['p50_ms']:.3f} ms   p99 {v['p99_ms']:.3f} ms   (preprocess p50 {v['preprocess_p50_ms']:.3f} ms)")
+    if report.get("analysis"):
+        from mnist_desktop.bench.analysis import print_analysis
+
+        print_analysis(report["analysis"])
     if report.get("compare"):
         from mnist_desktop.bench.compare_bench import print_compare
 
@@ -300,6 +305,10 @@ def run_bench(args: argparse.Namespace) -> int:
             report["train"] = bench_train(data, quick, seeds)
         elif name == "inference":
             report["inference"] = bench_inference(200 if quick else 3000)
+        elif name == "analysis":
+            from mnist_desktop.bench.analysis import bench_analysis
+
+            report["analysis"] = bench_analysis(20 if quick else 200, data)
         elif name == "compare":
             from mnist_desktop.bench.compare_bench import bench_compare
 

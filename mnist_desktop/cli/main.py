@@ -90,8 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("dataset", choices=("mnist", "fashion-mnist"))
     download.add_argument("--dest", type=Path, default=None, help="folder (default: the user cache)")
 
+    from mnist_desktop.cli import deeper
+
+    deeper.add_parsers(sub)
+
     bench = sub.add_parser("bench", help="benchmark training speed, inference latency and memory")
-    bench.add_argument("suite", nargs="?", default="all", help="all (default), train, inference, startup, stall, torch, soak")
+    bench.add_argument("suite", nargs="?", default="all", help="all (default), train, inference, analysis, startup, stall, torch, soak")
     bench.add_argument("--data", type=Path, default=None, help="folder with the full datasets")
     bench.add_argument("--json", action="store_true", help="print only the JSON")
     bench.add_argument("--quick", action="store_true", help="fewer repeats (for a smoke test)")
@@ -317,6 +321,9 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None, *, early_interrupt: bool = False) -> int:
     """Run one command; Ctrl-C at any moment ends with status 130 and one line, never a traceback."""
+    from mnist_desktop.cli.deeper import COMMANDS as DEEPER_COMMANDS
+
+    COMMANDS.update(DEEPER_COMMANDS)
     with interrupt.guarded() as guard:
         interrupt.current = guard
         if early_interrupt:

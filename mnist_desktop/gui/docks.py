@@ -30,7 +30,8 @@ def _lazy(module: str, name: str) -> Factory:
 
 
 # (key, title, area, factory); the "look inside" views sit in tabs beside Training
-# (drag a tab out to watch two at once)
+# (drag a tab out to watch two at once). The two panels people act in come first, so their
+# tabs stay in sight when the tab bar is narrower than all the titles.
 DOCKS: list[tuple[str, str, Area, Factory]] = [
     ("training", "Training", Area.RightDockWidgetArea, _lazy(".training_panel", "TrainingPanel")),
     ("weights", "Weights", Area.RightDockWidgetArea, _lazy(".insight.weights_view", "WeightsView")),
@@ -39,6 +40,9 @@ DOCKS: list[tuple[str, str, Area, Factory]] = [
     ("evaluation", "Evaluation", Area.RightDockWidgetArea, _lazy(".insight.evaluation_view", "EvaluationView")),
     ("datasets", "Datasets", Area.RightDockWidgetArea, _lazy(".insight.dataset_browser", "DatasetBrowser")),
     ("handwriting", "My handwriting", Area.RightDockWidgetArea, _lazy(".handwriting.panel", "HandwritingPanel")),
+    ("map", "Map", Area.RightDockWidgetArea, _lazy(".insight.map_view", "MapView")),
+    ("step", "Step through", Area.RightDockWidgetArea, _lazy(".insight.step_view", "StepView")),
+    ("fool", "Fool it", Area.RightDockWidgetArea, _lazy(".insight.fool_view", "FoolView")),
     # side by side: pinned models reading the same drawing, below the canvas
     ("compare", "Compare models", Area.BottomDockWidgetArea, _lazy(".compare_strip", "CompareStrip")),
 ]

@@ -35,11 +35,13 @@ from mnist_desktop.core.data.preprocess import load_image
 from mnist_desktop.core.models.describe import dataset_title, not_digit_note
 from mnist_desktop.gui.settings_access import read_setting
 from mnist_desktop.gui.canvas import DrawingCanvas
+from mnist_desktop.gui.dock_sizes import DockWidthKeeper
 from mnist_desktop.gui.digit_views import ModelInputView, PredictionView, label_smoothing_note
 from mnist_desktop.core.formatting import format_fraction
 from mnist_desktop.gui.model_session import ActiveModel, ModelSession
 from mnist_desktop.gui.run_controller import RunController
 
+RIGHT_COLUMN_MAX = 260  # px: "what the model sees" and the bars; more would only shrink the canvas
 MODEL_FILTER = "mnist-desktop models (*.ckpt *.npz *.zip);;All files (*)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp);;All files (*)"
 
@@ -107,14 +109,18 @@ class MainWindow(QMainWindow):
         left.addLayout(brush_row)
         left.addWidget(hint)
 
-        right = QVBoxLayout()
+        # the answer column keeps a reading width; every other pixel goes to the canvas
+        right_column = QWidget()
+        right_column.setMaximumWidth(RIGHT_COLUMN_MAX)
+        right = QVBoxLayout(right_column)
+        right.setContentsMargins(0, 0, 0, 0)
         right.addWidget(self.input_view)
         right.addWidget(self.prediction_view, 1)
 
         central = QWidget()
         row = QHBoxLayout(central)
-        row.addLayout(left, 3)
-        row.addLayout(right, 2)
+        row.addLayout(left, 1)
+        row.addWidget(right_column, 0)
         self.setCentralWidget(central)
 
     def _build_actions(self) -> None:
@@ -367,8 +373,9 @@ class MainWindow(QMainWindow):
     def restore_dock_state(self) -> None:
         """Call after all docks are added."""
         state = read_setting(self.settings, "window/state")
-        if state is not None:
-            self.restoreState(QByteArray(state))
+        restored = state is not None and self.restoreState(QByteArray(state))
+        if "training" in self.docks:  # the canvas, not the docks, grows with the window
+            self.dock_widths = DockWidthKeeper(self, self.docks["training"], restored=bool(restored))
         self.tabifiedDockWidgetActivated.connect(lambda _dock: self._unelide_dock_tabs())
         QTimer.singleShot(0, self._unelide_dock_tabs)
 

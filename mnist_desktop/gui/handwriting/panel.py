@@ -22,6 +22,7 @@ from mnist_desktop.core.handwriting.finetune import (
     replay_dataset_name,
     trained_on_ids,
 )
+from mnist_desktop.core.handwriting.readiness import tuning_problems
 from mnist_desktop.core.handwriting.store import HandwritingSet
 from mnist_desktop.gui.handwriting.collect_tab import CollectTab
 from mnist_desktop.gui.handwriting.finetune_run import FinetuneRun
@@ -215,6 +216,16 @@ class HandwritingPanel(QWidget):
         options = options or self.results.options()
         if not self.results.check_options(options):
             return False
+        split = self.store.split(options.held_out, options.seed)
+        by_id = {sample.id: sample.label for sample in self.store.samples}
+        train_counts = [0] * 10
+        for sample_id in split.train_ids:
+            train_counts[int(by_id[sample_id])] += 1
+        refusals, warnings = tuning_problems(train_counts, len(split.held_out_ids))
+        if refusals:
+            status.setText("Not started: " + "; ".join(refusals) + ".")
+            return False
+        self.results.show_warnings(warnings)
         assert self.session.model is not None
         run = FinetuneRun(self.runs, self.worker, self.store, self.session.model, options, parent=self)
         if run.start() is None:

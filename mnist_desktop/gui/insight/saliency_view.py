@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import shiboken6
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -180,7 +181,8 @@ class SaliencyView(InsightPanel):
                         f"{format_fraction(float(probabilities[shown]))}. Saliency for {label}")
             self.set_explanation(
                 f"{head}: {what}. "
-                "Bright red pixels are the ones the answer hinges on; on the right, the same with its sign.")
+                "Bright red pixels are the ones the answer hinges on; the picture captioned “Red raises…” "
+                "shows the same with its sign.")  # beside or below, as the dock's shape has it
         self._apply_overlays()
 
     def _clear_views(self) -> None:
@@ -220,5 +222,7 @@ class SaliencyView(InsightPanel):
 
     def on_screen_changed(self, on_screen: bool) -> None:
         self._shown = on_screen
+        if self.session is not None and not shiboken6.isValid(self.session):
+            return  # a floated dock hidden while the window (and its session) is being destroyed
         self._update_demand()
         self._apply_overlays()
