@@ -85,3 +85,14 @@ def test_inference_suite_runs_and_reports_every_live_path(capsys):
     assert paths["model"] == "cnn"
     assert set(paths) == {"model", "predict", *(f"+activations+{m} saliency" for m in SALIENCY_METHODS)}
     assert all(0 < paths[k]["p50_ms"] <= paths[k]["p99_ms"] and paths[k]["n"] == 200 for k in paths if k != "model")
+
+
+def test_compare_suite_reads_with_four_pinned_models(capsys):
+    """Smoke run of the compare-strip benchmark (speed is reported, not asserted)."""
+    import json
+
+    from mnist_desktop.cli.main import main
+
+    assert main(["bench", "compare", "--quick", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["compare"]
+    assert result["models"] == 4 and result["n"] == 100 and 0 < result["p50_ms"] <= result["p99_ms"]

@@ -33,8 +33,8 @@ import numpy as np
 
 from mnist_desktop.core.errors import MnistDesktopError
 
-SUITES = ("train", "inference", "analysis", "startup", "stall", "torch", "soak")
-DEFAULT_SUITES = ("train", "inference", "analysis", "startup", "stall", "torch")
+SUITES = ("train", "inference", "analysis", "compare", "startup", "stall", "torch", "soak")
+DEFAULT_SUITES = ("train", "inference", "analysis", "compare", "startup", "stall", "torch")
 
 
 def _shared_data_guess() -> Path | None:
@@ -227,6 +227,10 @@ def _print_table(report: dict[str, Any]) -> None:
         from mnist_desktop.bench.analysis import print_analysis
 
         print_analysis(report["analysis"])
+    if report.get("compare"):
+        from mnist_desktop.bench.compare_bench import print_compare
+
+        print_compare(report["compare"])
     st = report.get("startup")
     if st:
         w = st["warm_cache"]
@@ -310,6 +314,10 @@ def run_bench(args: argparse.Namespace) -> int:
             from mnist_desktop.bench.analysis import bench_analysis
 
             report["analysis"] = bench_analysis(20 if quick else 200, data)
+        elif name == "compare":
+            from mnist_desktop.bench.compare_bench import bench_compare
+
+            report["compare"] = bench_compare(100 if quick else 1000)
         elif name == "startup":
             report["startup"] = bench_startup()
         elif name == "stall":

@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from mnist_desktop.cli import interrupt, train_command
+import numpy as np
+
+from mnist_desktop.cli import doubt_commands, interrupt, train_command
 from mnist_desktop.core.errors import MnistDesktopError
 from mnist_desktop.core.honest_output import strict_json, terminal_safe
 
@@ -62,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--weight-decay", type=_positive_float, default=None)
     train.add_argument("--schedule", choices=SCHEDULES, default=None)
     train.add_argument("--label-smoothing", type=_positive_float, default=None, metavar="EPS")
+    train.add_argument("--outlier-exposure", type=_positive_float, default=None, metavar="WEIGHT",
+                       help="weight of the uniform-answer loss on generated non-digits (default 0.5; 0 turns it off)")
     train.add_argument("--augment", action="store_true", help="random rotation/scale/shear/shift/thickness (for drawn digits)")
     train.add_argument("--drawn-style", type=_positive_float, default=0.0, metavar="FRACTION",
                        help="re-draw this fraction of training digits as uniform mouse-like strokes")
@@ -103,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate_arguments(evaluate)
     evaluate.set_defaults(dataset=None)  # --drawings/--pendigits measure MNIST only where it is at hand
     add_finetune_parser(sub)
+    doubt_commands.add_evaluate_arguments(evaluate)
+    doubt_commands.add_arguments(sub, data_args)
 
     predict = sub.add_parser("predict", help="read digits from image files")
     predict.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
@@ -175,6 +181,7 @@ def _config_from_args(args: argparse.Namespace):
             "epochs": args.epochs, "validation_split": args.val_split, "seed": args.seed,
             "weight_decay": getattr(args, "weight_decay", None), "schedule": getattr(args, "schedule", None),
             "label_smoothing": getattr(args, "label_smoothing", None),
+            "outlier_exposure": getattr(args, "outlier_exposure", None),
         }.items() if v is not None
     }
     if getattr(args, "augment", False):
@@ -201,6 +208,35 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from mnist_desktop.cli.sweep_cli import run_sweep_command
 
     return run_sweep_command(args)
+
+
+def build_train_data(dataset, config, drawn_style: float = 0.0, synthetic_drawn: int = 0,
+                     pendigits: Path | None = None, pen_style: str = "faithful", pen_copies: int = 1):
+    """The run's TrainData exactly as ``train`` builds it (deterministic for the config's seed).
+
+    ``calibrate`` rebuilds it to find the digits a run held out for calibration.
+    """
+    from mnist_desktop.core.training.data_prep import prepare_doubt_data, train_data_from
+
+    data = train_data_from(dataset, config.validation_split, config.seed)
+    if drawn_style > 0:
+        from mnist_desktop.core.data.drawn_style import restyle_fraction
+
+        data.train_x = restyle_fraction(data.train_x, drawn_style, config.seed)
+    if synthetic_drawn:
+        from mnist_desktop.core.training.data_prep import add_synthetic_drawn
+
+        add_synthetic_drawn(data, synthetic_drawn, config.seed)
+    if pendigits is not None:
+        from mnist_desktop.core.training.data_prep import add_pendigits
+
+        print(f"Drawing pen digits from {pendigits} ({pen_style}, x{pen_copies}) ...", file=sys.stderr)
+        add_pendigits(data, pendigits, pen_style, pen_copies, config.seed)
+    return prepare_doubt_data(data, config.outlier_exposure, config.seed)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    return doubt_commands.cmd_calibrate(args, _load_model, _load, build_train_data)
 
 
 # -- evaluate / predict --------------------------------------------------------
@@ -232,6 +268,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     interrupt.current.check()
     data = train_data_from(dataset)
     result = evaluate(ckpt.model_name, ckpt.params, data.test_x, data.test_y)
+    # log-probabilities are the logits up to a per-image constant: enough for temperature scaling
+    logits = np.log(np.clip(result.probabilities.astype(np.float64), 1e-300, None))
     report: dict[str, Any] = {
         "model": ckpt.model_name, "model_dataset": ckpt.dataset, "dataset": dataset.name,
         "data_folder": dataset.source, "test_accuracy": result.accuracy,
@@ -246,6 +284,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
         dx, dy = make_drawn_test_set()
         report["drawn_accuracy"] = evaluate(ckpt.model_name, ckpt.params, dx[..., None], dy).accuracy
+    report["calibration"] = doubt_commands.calibration_report(ckpt, logits, data.test_y)
+    if args.ood:
+        report["ood"] = doubt_commands.ood_evaluation(ckpt, args.ood, data.test_x, _load, args.data_dir, args.download)
     if args.json:
         print(strict_json(report))
         return 0
@@ -257,6 +298,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
           f"accuracy {result.accuracy:.2%}, loss {result.loss:.4f}")
     if "drawn_accuracy" in report:
         print(f"synthetic mouse-drawn digits: accuracy {report['drawn_accuracy']:.2%}")
+    doubt_commands.print_calibration(report["calibration"])
+    if "ood" in report:
+        doubt_commands.print_ood(report["ood"])
     width = max(len(n) for n in names)
     print("per-class accuracy (rows named by the test set's classes):" if mismatch else "per-class accuracy:")
     for name, acc in zip(names, result.per_class_accuracy):
@@ -269,15 +313,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _predict_one(ckpt, path: Path):
     from mnist_desktop.core.data.preprocess import load_image, to_model_input
-    from mnist_desktop.core.training.evaluation import predict_proba
 
     try:
-        x = to_model_input(load_image(path))
+        picture = load_image(path)
+        x = to_model_input(picture)
     except OSError as err:  # e.g. a name too long for the filesystem, a vanished file
         raise MnistDesktopError(f"{str(path)[:120]}: cannot read the image ({err.strerror or err})") from None
     if x is None:
         raise MnistDesktopError(f"{path}: the image is empty (no ink found)")
-    return predict_proba(ckpt.model_name, ckpt.params, x[None])[0]
+    return doubt_commands.predict_fields(ckpt, picture, x)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -295,7 +339,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         interrupt.current.check()
         shown = terminal_safe(path, 300)
         try:
-            probs = _predict_one(ckpt, path)
+            probs, doubt_fields = _predict_one(ckpt, path)
         except MnistDesktopError as err:
             failures += 1
             if args.json:
@@ -307,12 +351,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if args.json:
             row = {"file": str(path), "label": label, "class_name": names[label],
                    "confidence": float(probs[label]), "probabilities": [float(p) for p in probs],
-                   "model_dataset": ckpt.dataset, "digit_model": is_digit_model(names)}
+                   "model_dataset": ckpt.dataset, "digit_model": is_digit_model(names), **doubt_fields}
             if note:
                 row["note"] = note
             print(strict_json(row))
         else:
-            print(f"{shown}: {answer_text(names, ckpt.dataset, label, float(probs[label]))}")
+            print(f"{shown}: {answer_text(names, ckpt.dataset, label, float(probs[label]))}"
+                  f"{doubt_commands.verdict_suffix(doubt_fields, names[label])}")
     return 1 if failures == len(args.images) else 0
 
 
@@ -415,7 +460,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 COMMANDS = {
     "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "finetune": cmd_finetune,
     "download": cmd_download, "gui": cmd_gui, "bench": cmd_bench, "export": cmd_export, "sweep": cmd_sweep,
-    "desktop-entry": cmd_desktop_entry, "runs": cmd_runs,
+    "desktop-entry": cmd_desktop_entry, "runs": cmd_runs, "calibrate": cmd_calibrate,
 }
 
 

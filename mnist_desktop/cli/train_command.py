@@ -86,18 +86,18 @@ def check_counts(args: argparse.Namespace) -> None:
         load_pendigits(args.pendigits)  # a bad pen file fails now, not after loading MNIST
 
 
-def _save_with_fallback(out: Path, model: str, params, meta: dict, err) -> Path:
+def _save_with_fallback(out: Path, model: str, params, meta: dict, err, doubt=None) -> Path:
     """Save to ``out``; if that fails now (disk filled during training), keep the model elsewhere."""
     from mnist_desktop.core.models.checkpoints import save_checkpoint
     from mnist_desktop.core.paths import user_data_dir
 
     try:
-        return save_checkpoint(out, model, params, meta)
+        return save_checkpoint(out, model, params, meta, doubt=doubt)
     except CheckpointError as first:
         rescue = user_data_dir() / "models" / f"rescued-{out.name}"
         try:
             rescue.parent.mkdir(parents=True, exist_ok=True)
-            save_checkpoint(rescue, model, params, meta)
+            save_checkpoint(rescue, model, params, meta, doubt=doubt)
         except (CheckpointError, OSError):
             raise first from None
         print(f"warning: {first}", file=err)
@@ -117,28 +117,16 @@ def cmd_train(args: argparse.Namespace, parse_config) -> int:
                        explicit=args.out is not None, force=getattr(args, "force", False))
     guard.check()
     from mnist_desktop.core.jax_setup import configure_jax
-    from mnist_desktop.core.training.data_prep import train_data_from
     from mnist_desktop.core.training.trainer import DoneEvent, EpochEvent, StepEvent, Trainer
-    from mnist_desktop.cli.main import _load
+    from mnist_desktop.cli.main import _load, build_train_data
 
     configure_jax()
     guard.check()
     dataset = _load(config.dataset, args.data_dir, args.download)
     guard.check()
-    data = train_data_from(dataset, config.validation_split, config.seed)
-    if args.drawn_style > 0:
-        from mnist_desktop.core.data.drawn_style import restyle_fraction
-
-        data.train_x = restyle_fraction(data.train_x, args.drawn_style, config.seed)
-    if args.synthetic_drawn:
-        from mnist_desktop.core.training.data_prep import add_synthetic_drawn
-
-        add_synthetic_drawn(data, args.synthetic_drawn, config.seed)
-    if args.pendigits is not None:
-        from mnist_desktop.core.training.data_prep import add_pendigits
-
-        print(f"Drawing pen digits from {args.pendigits} ({args.pen_style}, x{args.pen_copies}) ...", file=sys.stderr)
-        add_pendigits(data, args.pendigits, args.pen_style, args.pen_copies, config.seed)
+    # outlier exposure's non-digits and the calibration hold-out come with the data (issue 16)
+    data = build_train_data(dataset, config, args.drawn_style, args.synthetic_drawn,
+                            args.pendigits, args.pen_style, args.pen_copies)
     guard.check()
     trainer = Trainer(config, data, track_test=args.track_test)
     err = sys.stderr
@@ -146,8 +134,9 @@ def cmd_train(args: argparse.Namespace, parse_config) -> int:
     epoch_rates: list[float] = []  # samples per second of each whole epoch (the first includes compilation)
     last_epoch_end, last_epoch_step = 0.0, 0
     curve: list[dict[str, float]] = []
+    held = f", {len(data.holdout_x)} held out for calibration" if len(data.holdout_x) and not len(data.val_x) else ""
     print(f"Training {config.model} on {dataset.title} (from {dataset.source}): {len(data.train_x)} train, "
-          f"{len(data.val_x)} validation, {len(data.test_x)} test images; {trainer.epochs} epoch(s) of "
+          f"{len(data.val_x)} validation{held}, {len(data.test_x)} test images; {trainer.epochs} epoch(s) of "
           f"{trainer.steps_per_epoch} steps", file=err)
     bar = None
     done = None
@@ -208,7 +197,10 @@ def cmd_train(args: argparse.Namespace, parse_config) -> int:
         print(f"Interrupted at step {done.step} of {trainer.total_steps}: saved the model trained so far to {saved} "
               f"({out} is unchanged).", file=err)
         return interrupt.EXIT_INTERRUPTED
-    saved = _save_with_fallback(out, config.model, done.params, meta, err)
+    from mnist_desktop.cli.doubt_commands import fit_after_training
+
+    stats = fit_after_training(config.model, done.params, data, config.seed)
+    saved = _save_with_fallback(out, config.model, done.params, meta, err, doubt=stats)
     print(f"Saved model to {saved}", file=err)
     if args.json:
         print(strict_json({
@@ -221,6 +213,7 @@ def cmd_train(args: argparse.Namespace, parse_config) -> int:
             "epoch_samples_per_s": [round(r) for r in epoch_rates],
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "curve": curve or None,
+            "doubt": None if stats is None else stats.metadata(),
         }))
     return 0
 

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 from mnist_desktop.core.data.dataset_specs import DIGIT_NAMES
 from mnist_desktop.core.formatting import format_probability
 from mnist_desktop.gui.qimage_convert import grey_array_to_qimage, heatmap_to_qimage
+from mnist_desktop.gui.verdict_badge import STYLES, VerdictBadge, verdict_text
 
 DIGIT_CLASS_NAMES = DIGIT_NAMES
 
@@ -168,6 +169,7 @@ class _Headline(QWidget):
         super().__init__(parent)
         self.label = ""
         self.confidence = ""
+        self.colour: QColor | None = None  # the verdict's colour; None: the palette's highlight
         self.placeholder = "Draw a digit"
         self.setMinimumHeight(72)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -197,8 +199,8 @@ class _Headline(QWidget):
             value.setBold(True)
             value_metrics, small_metrics = QFontMetricsF(value), QFontMetricsF(small)
             block_width = max(value_metrics.horizontalAdvance(self.confidence),
-                              small_metrics.horizontalAdvance("confidence"))
-            gap = rect.height() * 0.25
+                              small_metrics.horizontalAdvance("confidence")) if self.confidence else 0.0
+            gap = rect.height() * 0.25 if self.confidence else 0.0
             big = QFont(self.font())
             big.setBold(True)
             room = rect.width() - block_width - gap
@@ -215,9 +217,11 @@ class _Headline(QWidget):
             left = rect.left() + max(0.0, (rect.width() - label_width - gap - block_width) / 2)
 
             painter.setFont(big)
-            painter.setPen(palette.color(QPalette.ColorRole.Highlight))
+            painter.setPen(self.colour or palette.color(QPalette.ColorRole.Highlight))
             painter.drawText(QRectF(left, rect.top(), label_width + 2, rect.height()),
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
+            if not self.confidence:  # a verdict without a trustworthy number ("?", "…")
+                return
             block_left = left + label_width + gap
             top = rect.center().y() - (value_metrics.height() + small_metrics.height()) / 2
             painter.setFont(value)
@@ -242,6 +246,7 @@ class _ProbabilityBars(QWidget):
         super().__init__(parent)
         self.names: list[str] = list(DIGIT_CLASS_NAMES)
         self.probabilities: np.ndarray | None = None
+        self.muted = False  # no class is the answer (not a digit / too small): no bar is highlighted
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
 
     def sizeHint(self) -> QSize:
@@ -266,7 +271,7 @@ class _ProbabilityBars(QWidget):
             metrics = QFontMetricsF(bold)
             name_width = max(metrics.horizontalAdvance(name) for name in self.names) + 10
             value_width = metrics.horizontalAdvance("100.0%") + 10
-            top = int(np.argmax(self.probabilities)) if self.probabilities is not None else -1
+            top = int(np.argmax(self.probabilities)) if self.probabilities is not None and not self.muted else -1
             row_height = min(max(float(self.ROW_HEIGHT), self.height() / max(len(self.names), 1)),
                              self.MAX_ROW_HEIGHT)
             bar_height = min(14.0, row_height * 0.6)
@@ -327,8 +332,10 @@ class PredictionView(QWidget):
         super().__init__(parent)
         self._placeholder = "Draw a digit"
         self._invalid = False
+        self._verdict: dict | None = None
         self._kind = ""  # "Fashion-MNIST model" when the model does not read digits
         self._headline = _Headline()
+        self._badge = VerdictBadge()
         self._bars = _ProbabilityBars()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -338,6 +345,7 @@ class PredictionView(QWidget):
         self._note.setStyleSheet("color: palette(placeholder-text);")
         self._note.hide()
         layout.addWidget(self._headline)
+        layout.addWidget(self._badge)
         layout.addWidget(self._bars)
         layout.addWidget(self._note)
         layout.addStretch(1)
@@ -389,6 +397,18 @@ class PredictionView(QWidget):
         self._placeholder = text
         self._refresh()
 
+    def set_verdict(self, verdict: dict | None) -> None:
+        """Show the worker's verdict for the current reading (a dict as ``core.analysis.verdict.Verdict``)."""
+        self._verdict = dict(verdict) if verdict else None
+        self._refresh()
+
+    def verdict_text(self) -> str:
+        """The verdict line as shown ("" when none)."""
+        return self._badge.text() if self._badge.isVisibleTo(self) else ""
+
+    def verdict_kind(self) -> str:
+        return self._badge.kind if self._badge.isVisibleTo(self) else ""
+
     def set_probabilities(self, probabilities: np.ndarray | None) -> None:
         """Show one probability per class (values in [0, 1]); None shows the placeholder.
 
@@ -436,14 +456,31 @@ class PredictionView(QWidget):
             self._headline.label = ""
             self._headline.confidence = ""
             self._headline.placeholder = "No valid prediction" if self._invalid else self._placeholder
+            self._headline.colour = None
+            self._badge.show_verdict("", "")
             self.setAccessibleDescription(self.shown_text())
         else:
             assert self._bars.probabilities is not None
             name = self._bars.names[label]
             self._headline.label = f"{self._kind}: {name}" if self._kind else name
             self._headline.confidence = format_probability(float(self._bars.probabilities[label]))
+            # verdicts speak of digits: a model of other classes (issue 14's kind line) shows none
+            verdict = (self._verdict if self._verdict and self._verdict.get("label") == label and not self._kind
+                       else None)
+            headline, badge = verdict_text(verdict, self._bars.names) if verdict else ("", "")
+            if verdict:
+                kind = verdict["kind"]
+                self._headline.label = headline
+                self._headline.colour = QColor(STYLES[kind][0]) if kind != "digit" else None
+                if kind in ("too_small", "not_a_digit"):
+                    self._headline.confidence = ""
+            else:
+                self._headline.colour = None
+            self._bars.muted = bool(verdict) and verdict["kind"] in ("too_small", "not_a_digit")
+            self._badge.show_verdict(verdict["kind"] if verdict else "", badge, (verdict or {}).get("reason", ""))
             self.setAccessibleDescription(
-                f"Predicted {self._headline.label} with {self._headline.confidence} confidence"
+                f"{badge + '. ' if badge else ''}Predicted {self._bars.names[label]} with "
+                f"{format_probability(float(self._bars.probabilities[label]))} confidence"
             )
         self._headline.update()
         self._bars.update()

@@ -34,15 +34,17 @@ def _lazy(module: str, name: str) -> Factory:
 # tabs stay in sight when the tab bar is narrower than all the titles.
 DOCKS: list[tuple[str, str, Area, Factory]] = [
     ("training", "Training", Area.RightDockWidgetArea, _lazy(".training_panel", "TrainingPanel")),
-    ("handwriting", "My handwriting", Area.RightDockWidgetArea, _lazy(".handwriting.panel", "HandwritingPanel")),
     ("weights", "Weights", Area.RightDockWidgetArea, _lazy(".insight.weights_view", "WeightsView")),
     ("activations", "Activations", Area.RightDockWidgetArea, _lazy(".insight.activations_view", "ActivationsView")),
     ("saliency", "Saliency", Area.RightDockWidgetArea, _lazy(".insight.saliency_view", "SaliencyView")),
     ("evaluation", "Evaluation", Area.RightDockWidgetArea, _lazy(".insight.evaluation_view", "EvaluationView")),
     ("datasets", "Datasets", Area.RightDockWidgetArea, _lazy(".insight.dataset_browser", "DatasetBrowser")),
+    ("handwriting", "My handwriting", Area.RightDockWidgetArea, _lazy(".handwriting.panel", "HandwritingPanel")),
     ("map", "Map", Area.RightDockWidgetArea, _lazy(".insight.map_view", "MapView")),
     ("step", "Step through", Area.RightDockWidgetArea, _lazy(".insight.step_view", "StepView")),
     ("fool", "Fool it", Area.RightDockWidgetArea, _lazy(".insight.fool_view", "FoolView")),
+    # side by side: pinned models reading the same drawing, below the canvas
+    ("compare", "Compare models", Area.BottomDockWidgetArea, _lazy(".compare_strip", "CompareStrip")),
 ]
 
 

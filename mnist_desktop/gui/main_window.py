@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         session.modelLoading.connect(lambda path: self.model_label.setText(f"loading model {Path(path).name}…"))
         session.modelFailed.connect(self._on_model_failed)
         session.statusMessage.connect(self.statusBar().showMessage)
+        session.verdictChanged.connect(self.prediction_view.set_verdict)
 
         self._build_central()
         self._build_actions()
@@ -279,6 +280,9 @@ class MainWindow(QMainWindow):
         smoothing = hyper.get("label_smoothing")
         smoothing_note = (label_smoothing_note(float(smoothing), len(model.class_names))
                           if isinstance(smoothing, (int, float)) else "")
+        if model.doubt is not None:  # the bars show calibrated probabilities: smoothing no longer caps them
+            smoothing_note = (f"Confidence calibrated on held-out digits (temperature {model.doubt.temperature:.2f}): "
+                              "70% means right about 7 times in 10.")
         foreign = not_digit_note(model.class_names, model.dataset)  # issue 14: say when it is not a digit model
         self.prediction_view.set_model_kind(f"{dataset_title(model.dataset)} model" if foreign else "")
         self.prediction_view.set_note(" ".join(t for t in (foreign[:1].upper() + foreign[1:], smoothing_note) if t))
@@ -346,7 +350,7 @@ class MainWindow(QMainWindow):
         if model is None:
             return False
         try:
-            save_checkpoint(path, model.model_name, model.params, model.save_metadata())
+            save_checkpoint(path, model.model_name, model.params, model.save_metadata(), doubt=model.doubt)
         except MnistDesktopError as err:
             QMessageBox.warning(self, "Could not save model", str(err))
             return False

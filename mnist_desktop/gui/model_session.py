@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from mnist_desktop.core.analysis.verdict import is_too_small
 from mnist_desktop.core.data.dataset_specs import DIGIT_NAMES, class_names_for
 from mnist_desktop.core.data.preprocess import is_dark_on_light, to_model_input
 from mnist_desktop.gui.canvas import DrawingCanvas
@@ -53,6 +54,7 @@ class ActiveModel:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     path: str | None = None  # the file it was loaded from or saved to; None: only in memory
     run_number: int | None = None  # the training run it came from, if any
+    doubt: Any = None  # calibration + OOD statistics (core DoubtStats); None for older models
 
     @classmethod
     def from_info(cls, info: Mapping[str, Any]) -> "ActiveModel":
@@ -62,7 +64,7 @@ class ActiveModel:
                    param_count=int(info.get("param_count") or 0),
                    class_names=tuple(class_names_for(info.get("class_names"))),
                    dataset=info.get("dataset"), test_accuracy=info.get("test_accuracy"),
-                   metadata=dict(info.get("metadata") or {}), path=info.get("path"),
+                   metadata=dict(info.get("metadata") or {}), path=info.get("path"), doubt=info.get("doubt"),
                    run_number=info.get("run_number") if isinstance(info.get("run_number"), int) else None)
 
     def is_digit_model(self) -> bool:
@@ -82,6 +84,7 @@ class ModelSession(QObject):
     modelFailed = Signal(str, str)  # path, message
     inputChanged = Signal(object)  # (28, 28) model input of the current drawing, or None
     predicted = Signal(object, object)  # probabilities (n,) or None, analysis dict or None
+    verdictChanged = Signal(object)  # the verdict dict for the current drawing (core Verdict fields), or None
     classNamesChanged = Signal(list)  # the classes of the model now reading the canvas
     inputOverlayChanged = Signal(object)  # heat map for "what the model sees", or None
     drawingChanged = Signal()  # the canvas changed (every edit)
@@ -93,6 +96,7 @@ class ModelSession(QObject):
         self._worker: Any = None
         self.model: ActiveModel | None = None
         self.model_input: np.ndarray | None = None
+        self.too_small = False  # the current drawing is a dot or a tick (the verdict's "keep drawing")
         self.probabilities: np.ndarray | None = None
         self.analysis: dict[str, Any] | None = None
         self.closed = False
@@ -113,6 +117,7 @@ class ModelSession(QObject):
         worker.modelChanged.connect(self._on_model_changed)
         worker.modelFailed.connect(self._on_model_failed)
         worker.prediction.connect(self._on_prediction)
+        worker.verdict.connect(self._on_verdict)
         self._apply_demand()
 
     def load_model(self, path: str) -> None:
@@ -183,18 +188,22 @@ class ModelSession(QObject):
         self._throttle.stop()
         if self.closed:
             return
-        self.model_input = to_model_input(self._canvas.to_bytes()) if not self._canvas.is_empty() else None
+        picture = self._canvas.to_bytes()
+        self.model_input = to_model_input(picture) if not self._canvas.is_empty() else None
+        # "keep drawing" is judged on the raw canvas, before preprocessing blows a dot up
+        self.too_small = self.model_input is not None and is_too_small(picture)
         self.inputChanged.emit(self.model_input)
         if self.model_input is None:
             self.probabilities = self.analysis = None
             self.predicted.emit(None, None)
+            self.verdictChanged.emit(None)
             self._canvas.set_overlay(None)
         self.request_prediction()
 
     def request_prediction(self) -> None:
         """Ask again for the current input (the answering model changed, or it is training)."""
         if self._worker is not None and not self.closed:
-            self._worker.request_prediction(self.model_input)
+            self._worker.request_prediction(self.model_input, self.too_small)
         if self._preview is not None and self.model is None and not self.closed:  # JAX is still loading
             self._on_prediction(self._preview.predict(self.model_input), None)
 
@@ -204,6 +213,9 @@ class ModelSession(QObject):
         self.probabilities = None if probabilities is None else np.asarray(probabilities)
         self.analysis = analysis
         self.predicted.emit(self.probabilities, analysis)
+
+    def _on_verdict(self, verdict: Any) -> None:
+        self.verdictChanged.emit(None if self.model_input is None else verdict)
 
     def predicted_class(self) -> int | None:
         return None if self.probabilities is None else int(np.argmax(self.probabilities))
@@ -224,6 +236,12 @@ class ModelSession(QObject):
         if method != self._saliency_method:
             self._saliency_method = method
             self._apply_demand()
+
+    def set_saliency_target(self, target: int | None) -> None:
+        """Explain this class in the saliency ("why not 9?"); None: the predicted class. Re-reads the drawing."""
+        if self._worker is not None:
+            self._worker.set_saliency_target(target)
+            self.request_prediction()
 
     def _apply_demand(self) -> None:
         worker = self._worker

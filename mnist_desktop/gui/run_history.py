@@ -118,6 +118,7 @@ class RunRecord:
         self.params = result.get("params")
         self.dataset = str(result.get("dataset", self.config.get("dataset", "")))
         self.class_names = list(result.get("class_names") or self.class_names)
+        self.doubt = result.get("doubt")  # calibration + OOD statistics fitted at the end of the run
 
     def to_summary(self) -> dict[str, Any]:
         """What the run history keeps of this run: numbers and settings, no weights."""
@@ -150,6 +151,7 @@ class RunRecord:
             "dataset": self.dataset,
             "test_accuracy": self.test_accuracy,
             "metadata": metadata,
+            "doubt": getattr(self, "doubt", None),
         }
 
 

@@ -26,6 +26,10 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from mnist_desktop.core.analysis import insight
 from mnist_desktop.core.analysis.saliency_methods import DEFAULT_SALIENCY, check_method
+from mnist_desktop.core.analysis.doubt import fit_for_run
+from mnist_desktop.core.analysis.reading import read_drawing
+from mnist_desktop.core.training.data_prep import prepare_doubt_data
+from mnist_desktop.gui.compare_worker import PinnedModels
 from mnist_desktop.core.models import checkpoints
 from mnist_desktop.core.errors import DownloadCancelled, MnistDesktopError
 from mnist_desktop.core.models.networks import get_model, param_count
@@ -59,6 +63,8 @@ class Worker(QObject):
     modelChanged = Signal(dict)  # plain info: name, model_name, class_names, dataset, test_accuracy, ...
     modelFailed = Signal(str, str)  # path, message
     prediction = Signal(object, object)  # probabilities (10,) or None, Analysis-like dict or None
+    verdict = Signal(object)  # dict (kind, label, runner_up, confidence, ood_score, reason) or None, after each prediction
+    compared = Signal(object)  # [dict(key, probabilities, verdict, saliency)] for the pinned models, newest drawing
     paramsUpdated = Signal(str, object)  # model_name, host params (numpy tree)
     busy = Signal(str)  # "" when idle, else what the worker is doing
     error = Signal(str)
@@ -69,6 +75,10 @@ class Worker(QObject):
     evaluated = Signal(dict)  # dataset, class_names, accuracy, loss, confusion, per_class_accuracy, predictions, probabilities, images, labels
     activateRequested = Signal(str, object, dict)  # model_name, params, info: make a trained model the active one
     jobRequested = Signal(object)  # Job: a panel's core call on this thread, answered on its handle
+    pinRequested = Signal(str, str, str, object, object, dict)  # key, title, model_name, params, doubt, info
+    unpinRequested = Signal(str)
+    pinnedChanged = Signal(list)  # [{key, title, model_name, has_doubt}] after a pin/unpin (or its error in `error`)
+    activatePinnedRequested = Signal(str)  # key: clicking a compare card makes its model the active one
     _predictPoke = Signal()
 
     def __init__(self) -> None:
@@ -80,6 +90,10 @@ class Worker(QObject):
         self._has_pending = False
         self._want_analysis = False
         self._saliency_method = DEFAULT_SALIENCY
+        self._saliency_target: int | None = None  # None: explain the predicted class ("why not …?" picks one)
+        self._too_small = False  # the raw-canvas rule for the pending drawing (judged on the GUI thread)
+        self.doubt: Any = None  # the active model's DoubtStats, or None (older model / a run in progress)
+        self.pinned = PinnedModels()
         self._trainer: Trainer | None = None
         self._services: list[Any] = []  # panels' helpers on this thread (see add_service)
         self._download_cancel = threading.Event()
@@ -94,15 +108,27 @@ class Worker(QObject):
         self.activateRequested.connect(self.set_params)
         self.jobRequested.connect(self._run_job, Qt.ConnectionType.QueuedConnection)  # always answered later
         self._predictPoke.connect(self._serve_prediction)
+        self.pinRequested.connect(self._pin)
+        self.unpinRequested.connect(self._unpin)
+        self.activatePinnedRequested.connect(self.activate_pinned)
 
     # -- called from the GUI thread (thread-safe) -----------------------------
-    def request_prediction(self, image: np.ndarray | None) -> None:
-        """Keep only the newest 28×28 input; the worker serves it when free."""
+    def request_prediction(self, image: np.ndarray | None, too_small: bool = False) -> None:
+        """Keep only the newest 28×28 input; the worker serves it when free.
+
+        ``too_small`` is the verdict's raw-canvas rule (a dot or a tick), which
+        only the canvas can judge: preprocessing blows a dot up to fill the box.
+        """
         with self._lock:
             self._pending = None if image is None else np.array(image, np.float32)
             self._last_image = self._pending
+            self._too_small = bool(too_small)
             self._has_pending = True
         self._predictPoke.emit()
+
+    def set_saliency_target(self, target: int | None) -> None:
+        """Explain this class in the saliency ("why not …?"); None explains the predicted one."""
+        self._saliency_target = None if target is None else int(target)
 
     def set_analysis_enabled(self, enabled: bool) -> None:
         """Activations + saliency cost a gradient; compute them only when shown."""
@@ -178,15 +204,70 @@ class Worker(QObject):
             return
         if image is None or params is None or model_name is None:
             self.prediction.emit(None, None)
+            self.verdict.emit(None)
+            if self.pinned:
+                self.compared.emit(self.pinned.read_all(None, False))
             return
+        # a run in progress has no doubt statistics yet: its verdict uses confidence only
+        doubt = self.doubt if params is self.params else None
         try:
+            reading = read_drawing(model_name, params, doubt, image, too_small=self._too_small)
             if self._want_analysis:
-                result = insight.analyse_one(model_name, params, image, self._saliency_method)
-                self.prediction.emit(result.probabilities, {"activations": result.activations, "attribution": result.attribution})
+                result = insight.analyse_one(model_name, params, image, self._saliency_method, self._saliency_target)
+                self.prediction.emit(reading.probabilities, {"activations": result.activations, "attribution": result.attribution,
+                                                             "explained": result.explained})
             else:
-                self.prediction.emit(insight.predict_one(model_name, params, image), None)
+                self.prediction.emit(reading.probabilities, None)
+            self.verdict.emit(asdict(reading.verdict))
+            if self.pinned:
+                self.compared.emit(self.pinned.read_all(image, self._too_small))
         except Exception as err:  # never let a bad input kill the worker
             self.error.emit(f"prediction failed: {err}")
+
+    @Slot(str, str, str, object, object, dict)
+    def _pin(self, key: str, title: str, model_name: str, params: Any, doubt: Any, info: dict) -> None:
+        """Pin a model into the compare strip; ``params`` None pins the active model as it is now."""
+        if params is None:
+            if self.params is None:
+                self.error.emit("no active model to pin")
+                return
+            model_name, params, doubt = self.model_name or model_name, self.params, self.doubt
+            info = dict(self.info, **info)
+            title = f"{title}: {self.info.get('name') or model_name}"
+        elif isinstance(params, str):  # a model file
+            try:
+                ckpt = checkpoints.load_checkpoint(params)
+            except MnistDesktopError as err:
+                self.error.emit(str(err))
+                return
+            model_name, doubt = ckpt.model_name, ckpt.doubt
+            info = dict(info, path=params, class_names=ckpt.class_names, dataset=ckpt.dataset,
+                        test_accuracy=ckpt.test_accuracy, metadata=ckpt.metadata, doubt=ckpt.doubt)
+            params = ckpt.params
+        try:
+            self.pinned.pin(key, title, model_name, params, doubt, dict(info, doubt=doubt))
+        except ValueError as err:
+            self.error.emit(str(err))
+        self._announce_pinned()
+
+    @Slot(str)
+    def _unpin(self, key: str) -> None:
+        self.pinned.unpin(key)
+        self._announce_pinned()
+
+    def _announce_pinned(self) -> None:
+        self.pinnedChanged.emit([{"key": k, "title": p.title, "model_name": p.model_name, "has_doubt": p.doubt is not None}
+                                 for k in self.pinned.keys() if (p := self.pinned.get(k)) is not None])
+        with self._lock:  # read the current drawing with the new set
+            self._has_pending = True
+            self._pending = self._last_image
+        self._serve_prediction()
+
+    def activate_pinned(self, key: str) -> None:
+        """Make a pinned model the active one (worker thread: connect through a queued signal)."""
+        pinned = self.pinned.get(key)
+        if pinned is not None:
+            self.set_params(pinned.model_name, pinned.params, dict(pinned.info, doubt=pinned.doubt))
 
     @Slot(str, object, dict)
     def set_params(self, model_name: str, params: Any, info: dict[str, Any]) -> None:
@@ -196,7 +277,9 @@ class Worker(QObject):
         # on the device once: each live prediction would otherwise copy the weights
         # in again (slower, and it fragments the allocator over long sessions)
         self.model_name, self.params = model_name, jax.device_put(params)
-        self.info = dict(info, model_name=model_name, param_count=param_count(params), title=get_model(model_name).title)
+        self.doubt = info.get("doubt")
+        self.info = dict(info, model_name=model_name, param_count=param_count(params), title=get_model(model_name).title,
+                         has_doubt=self.doubt is not None)
         self.modelChanged.emit(dict(self.info, params=params))
         self.paramsUpdated.emit(model_name, params)
         with self._lock:
@@ -218,6 +301,7 @@ class Worker(QObject):
             self.set_params(ckpt.model_name, ckpt.params, {
                 "name": Path(path).stem, "path": str(path), "class_names": ckpt.class_names,
                 "dataset": ckpt.dataset, "test_accuracy": ckpt.test_accuracy, "metadata": ckpt.metadata,
+                "doubt": ckpt.doubt,
             })
         finally:
             self.busy.emit("")
@@ -310,6 +394,9 @@ class Worker(QObject):
             config = TrainConfig.from_dict(request.config)
             config.validate()
             dataset, data = self._build_data(config, request)
+            if request.build_data is None:  # a plain run: outlier exposure + a hold-out for the end-of-run fit
+                self.busy.emit("preparing…")
+                data = prepare_doubt_data(data, config.outlier_exposure, config.seed)
             start_params = self.params if request.initial == "active" and self.model_name == config.model else None
             self._trainer = Trainer(config, data, initial_params=start_params)
             if self._download_cancel.is_set():  # Stop (or window close) came while the data loaded
@@ -354,12 +441,20 @@ class Worker(QObject):
         else:
             assert done is not None
             test = done.test
+            doubt = None
+            if done.status != "diverged":
+                self.busy.emit("fitting calibration and the OOD score…")
+                try:
+                    doubt = fit_for_run(config.model, done.params, data, config.seed)
+                except Exception as err:  # the run is still good without a score
+                    traceback.print_exc()
+                    self.error.emit(f"could not fit the OOD score: {err}; the model keeps confidence-only verdicts")
             handle.post("finished", {
                 "status": done.status, "message": done.message, "config": config.to_dict(),
                 "test_accuracy": done.test_accuracy, "test_loss": None if test is None else test.loss,
                 "best_val_accuracy": done.best_val_accuracy, "train_seconds": done.train_seconds,
                 "steps": done.step, "params": done.params, "dataset": dataset.name,
-                "class_names": list(dataset.class_names), "finished_at": time.time(),
+                "class_names": list(dataset.class_names), "finished_at": time.time(), "doubt": doubt,
             })
         finally:
             self._trainer = None

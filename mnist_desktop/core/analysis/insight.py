@@ -31,7 +31,8 @@ class Analysis:
 
     probabilities: np.ndarray  # (10,)
     activations: dict[str, np.ndarray]  # layer -> activation without the batch axis
-    attribution: np.ndarray  # (28, 28) in [-1, 1], strongest = ±1: + raises the predicted class's score
+    attribution: np.ndarray  # (28, 28) in [-1, 1], strongest = ±1: + raises the explained class's score
+    explained: int = -1  # the class the attribution explains: the predicted one unless a target was asked for
 
     @property
     def saliency(self) -> np.ndarray:
@@ -61,14 +62,14 @@ def _attribution(score: Callable[[jnp.ndarray], jnp.ndarray], batch: jnp.ndarray
 def _analyse_fn(model_name: str, saliency_method: str = DEFAULT_SALIENCY) -> Callable:
     apply_acts = with_activations(model_name).apply
 
-    def analyse(params: Any, x: jnp.ndarray):
+    def analyse(params: Any, x: jnp.ndarray, target: jnp.ndarray):
         batch = x[None, :, :, None]
         logits, acts = apply_acts(params, batch)
-        label = jnp.argmax(logits[0])
+        label = jnp.where(target < 0, jnp.argmax(logits[0]), target)
         signed = _attribution(lambda imgs: apply_acts(params, imgs)[0][:, label], batch, saliency_method)
         signed = signed / jnp.maximum(jnp.abs(signed).max(), 1e-12)
         acts = {k: v[0] for k, v in acts.items()}
-        return jax.nn.softmax(logits[0]), acts, signed
+        return jax.nn.softmax(logits[0]), acts, signed, label
 
     return jax.jit(analyse)
 
@@ -84,11 +85,16 @@ def predict_one(model_name: str, params: Any, image: np.ndarray) -> np.ndarray:
     return np.asarray(_probs_fn(model_name)(params, _host_input(image)))
 
 
-def analyse_one(model_name: str, params: Any, image: np.ndarray, saliency_method: str = DEFAULT_SALIENCY) -> Analysis:
-    """Probabilities, per-layer activations and saliency (a :data:`SALIENCY_METHODS` name) for one (28, 28) input."""
+def analyse_one(model_name: str, params: Any, image: np.ndarray, saliency_method: str = DEFAULT_SALIENCY,
+                target: int | None = None) -> Analysis:
+    """Probabilities, per-layer activations and saliency (a :data:`SALIENCY_METHODS` name) for one (28, 28) input.
+
+    The saliency explains ``target`` when given ("why 4 and not 9?"), else the predicted class.
+    """
     check_method(saliency_method)
-    probs, acts, signed = jax.device_get(_analyse_fn(model_name, saliency_method)(params, _host_input(image)))
-    return Analysis(np.asarray(probs), {k: np.asarray(v) for k, v in acts.items()}, np.asarray(signed))
+    wanted = np.int32(-1 if target is None else target)
+    probs, acts, signed, label = jax.device_get(_analyse_fn(model_name, saliency_method)(params, _host_input(image), wanted))
+    return Analysis(np.asarray(probs), {k: np.asarray(v) for k, v in acts.items()}, np.asarray(signed), int(label))
 
 
 @functools.cache

@@ -236,6 +236,15 @@ def ink_box(image: np.ndarray) -> tuple[slice, slice] | None:
     return None if found is None else found[0]
 
 
+def find_ink(image: np.ndarray) -> tuple[tuple[slice, slice], np.ndarray] | None:
+    """The ink box (as :func:`ink_box`) and the cropped ink in [0, 1], ink high; None if blank.
+
+    For rules judged on the picture as drawn (the verdict's "too small"), so they
+    see exactly the ink preprocessing sees.
+    """
+    return _find_ink(np.asarray(image))
+
+
 def is_dark_on_light(grey: np.ndarray) -> bool:
     """Whether a grey picture (H, W) in [0, 1] has dark ink on light paper.
 

@@ -9,6 +9,7 @@ Layout inside the zip::
 
     metadata.json                 format, model, dataset, class names, metrics, ...
     params/<module>/<name>.npy    one array per Haiku parameter
+    doubt/<name>.npy              optional: OOD statistics (see core/models/doubt_stats.py)
 
 A network built in the editor is named by its layer list ("conv:16:5:2,...") and
 its metadata also holds ``architecture``, the same layers as JSON (optional:
@@ -37,6 +38,7 @@ from mnist_desktop.core.fileio import ZIP_READ_ERRORS, atomic_writer, sweep_stal
 from mnist_desktop.core.safe_io import PathProblem, check_regular_file, check_save_target, read_npy_bounded, read_zip_entry
 from mnist_desktop.core.models.spec import SpecError, architecture_of, from_json, is_custom, validate_model_name
 from mnist_desktop.core.data.preprocess import PREPROCESS_VERSION
+from mnist_desktop.core.models.doubt_stats import DoubtStats, parse_doubt
 
 FORMAT_NAME = "mnist-desktop-checkpoint"
 FORMAT_VERSION = 1
@@ -95,6 +97,8 @@ class Checkpoint:
     model_name: str
     params: Params
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: calibration + OOD statistics; None for models saved before they existed
+    doubt: DoubtStats | None = None
 
     @property
     def class_names(self) -> list[str]:
@@ -144,6 +148,7 @@ def save_checkpoint(
     metadata: Mapping[str, Any] | None = None,
     *,
     allow_special: bool = False,
+    doubt: DoubtStats | None = None,
 ) -> Path:
     """Write ``params`` and ``metadata`` to ``path`` atomically; return the path.
 
@@ -173,6 +178,9 @@ def save_checkpoint(
         meta["architecture"] = architecture_of(model_name)[0].to_json()
     else:
         meta.pop("architecture", None)
+    meta.pop("doubt", None)
+    if doubt is not None:
+        meta["doubt"] = _json_safe(doubt.metadata())
     try:
         with atomic_writer(target) as handle:
             with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -182,6 +190,10 @@ def save_checkpoint(
                         buf = io.BytesIO()
                         np.lib.format.write_array(buf, np.asarray(value), allow_pickle=False)
                         zf.writestr(f"params/{module}/{name}.npy", buf.getvalue())
+                for name, value in (doubt.arrays() if doubt is not None else {}).items():
+                    buf = io.BytesIO()
+                    np.lib.format.write_array(buf, value, allow_pickle=False)
+                    zf.writestr(f"doubt/{name}.npy", buf.getvalue())
     except OSError as err:
         raise CheckpointError(
             f"could not save the model to {target}: {err.strerror or err}. "
@@ -313,6 +325,28 @@ def load_checkpoint(path: str | os.PathLike, architectures: Mapping[str, Shapes]
                         raise _fail(src, f"{module}/{name} holds a weight of {biggest:.3g}, far beyond any trained "
                                          f"model (limit {MAX_ABS_WEIGHT:g}); its outputs would overflow to NaN")
                     params.setdefault(module, {})[name] = arr
+            doubt = _read_doubt(src, zf, meta)
         except ZIP_READ_ERRORS as err:
             raise _fail(src, f"the archive is damaged ({err})") from None
-    return Checkpoint(meta["model"], params, meta)
+    return Checkpoint(meta["model"], params, meta, doubt)
+
+
+def _read_doubt(path: Path, zf: zipfile.ZipFile, meta: dict[str, Any]) -> DoubtStats | None:
+    """The optional doubt section, validated; None when the model predates it."""
+    entries = [n for n in zf.namelist() if n.startswith("doubt/")]
+    if "doubt" not in meta:
+        if entries:
+            raise _fail(path, "it has doubt/ arrays but no 'doubt' metadata")
+        return None
+    from mnist_desktop.core.models.doubt_stats import ARRAY_SHAPES
+    from mnist_desktop.core.models.features import feature_dim
+
+    dim = feature_dim(meta["model"])
+    expected = {f"doubt/{name}.npy": name for name in ARRAY_SHAPES}
+    if set(entries) != set(expected):
+        missing, extra = sorted(set(expected) - set(entries)), sorted(set(entries) - set(expected))
+        raise _fail(path, f"doubt arrays do not match (missing {', '.join(missing) or 'none'}; "
+                          f"unexpected {', '.join(e[:40] for e in extra[:5]) or 'none'})")
+    arrays = {name: _read_array(path, zf, entry, ARRAY_SHAPES[name](dim), "float32", meta["model"])
+              for entry, name in expected.items()}
+    return parse_doubt(meta["doubt"], arrays, dim, lambda what: _fail(path, what))

@@ -87,10 +87,23 @@ class SaliencyView(InsightPanel):
         self.method_combo.currentIndexChanged.connect(self._on_method_changed)
         method_label = QLabel("&Method:")
         method_label.setBuddy(self.method_combo)
+        # "why 4 and not 9?": explain any class, not only the predicted one
+        self.target_combo = QComboBox()
+        self.target_combo.addItem("the predicted class", -1)
+        for digit in range(10):
+            self.target_combo.addItem(f"why not {digit}?", digit)
+        self.target_combo.setToolTip("Which class the saliency explains: bright pixels are the ones that "
+                                     "raise (or would raise) that class's score")
+        self.target_combo.currentIndexChanged.connect(self._on_target_changed)
         controls = QHBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
         controls.addWidget(method_label)
         controls.addWidget(self.method_combo)
+        controls.addSpacing(12)
+        target_label = QLabel("E&xplain:")
+        target_label.setBuddy(self.target_combo)
+        controls.addWidget(target_label)
+        controls.addWidget(self.target_combo)
         controls.addSpacing(12)
         controls.addWidget(self.canvas_box)
         controls.addStretch(1)
@@ -114,6 +127,11 @@ class SaliencyView(InsightPanel):
     def method(self) -> str:
         return str(self.method_combo.currentData())
 
+    def _on_target_changed(self) -> None:
+        target = int(self.target_combo.currentData())
+        if self.session is not None:
+            self.session.set_saliency_target(None if target < 0 else target)
+
     def _on_method_changed(self) -> None:
         self.settings.setValue(METHOD_SETTING, self.method)
         self.method_combo.setToolTip(METHODS[self.method_combo.currentIndex()].description)
@@ -127,10 +145,10 @@ class SaliencyView(InsightPanel):
         analysed = acts.get("input")  # exactly the input the gradient was taken at
         image = np.asarray(analysed)[..., 0] if analysed is not None else (
             self.session.model_input if self.session is not None else None)
-        self.set_saliency(analysis["attribution"], image, np.asarray(probabilities))
+        self.set_saliency(analysis["attribution"], image, np.asarray(probabilities), analysis.get("explained"))
 
     def set_saliency(self, attribution: np.ndarray | None, model_input: np.ndarray | None,
-                     probabilities: np.ndarray | None) -> None:
+                     probabilities: np.ndarray | None, explained: int | None = None) -> None:
         """Show a (28, 28) signed attribution in [-1, 1] for ``model_input``: its size as saliency
         (overlays), itself beside (red raises the score, blue lowers it); None clears everything."""
         if attribution is None or model_input is None:
@@ -146,7 +164,8 @@ class SaliencyView(InsightPanel):
         if probabilities is not None and len(probabilities):
             names = class_names_for(self.session.class_names() if self.session else None, len(probabilities))
             top = int(np.argmax(probabilities))
-            label = f"“{names[top]}”"
+            shown = top if explained is None or explained < 0 else int(explained)
+            label = f"“{names[shown]}”"
             self.heat_caption.setText(f"Red raises the score of {label}, blue lowers it")
             if self.method == "gradient":
                 what = (f"how much each input pixel would change the score of {label} if its ink changed "
@@ -154,8 +173,14 @@ class SaliencyView(InsightPanel):
             else:
                 what = (f"how much each pixel's ink added to or took from the score of {label}, compared with a "
                         "blank input (|integrated gradients|, strongest = 1)")
+            if shown == top:
+                head = f"Saliency for the prediction {label} ({format_fraction(float(probabilities[top]))})"
+            else:  # "why not …?": the pixels that speak for (red) or against (blue) another class
+                head = (f"Why not {label}? The model answered “{names[top]}” "
+                        f"({format_fraction(float(probabilities[top]))}); {label} got "
+                        f"{format_fraction(float(probabilities[shown]))}. Saliency for {label}")
             self.set_explanation(
-                f"Saliency for the prediction {label} ({format_fraction(float(probabilities[top]))}): {what}. "
+                f"{head}: {what}. "
                 "Bright red pixels are the ones the answer hinges on; the picture captioned “Red raises…” "
                 "shows the same with its sign.")  # beside or below, as the dock's shape has it
         self._apply_overlays()
