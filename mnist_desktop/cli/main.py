@@ -8,6 +8,7 @@ tracebacks are for bugs only.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any, Sequence
