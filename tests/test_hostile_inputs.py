@@ -24,7 +24,7 @@ from PIL import Image
 from mnist_desktop.cli.main import main
 from mnist_desktop.cli import train_command
 from mnist_desktop.core.data.datasets import DATASETS
-from mnist_desktop.core.data.preprocess import load_image
+from mnist_desktop.core.data.image_files import load_image
 from mnist_desktop.core.errors import CheckpointError, ImageError
 from mnist_desktop.core.fileio import sweep_stale_temps
 from mnist_desktop.core.honest_output import strict_json, terminal_safe

@@ -12,11 +12,10 @@ from hypothesis.extra import numpy as hnp
 from PIL import Image
 
 from mnist_desktop.core.errors import ImageError
+from mnist_desktop.core.data.image_files import MAX_IMAGE_PIXELS, load_image
 from mnist_desktop.core.data.preprocess import (
-    MAX_IMAGE_PIXELS,
     PREPROCESS_VERSION,
     ink_box,
-    load_image,
     normalise_batch,
     to_model_input,
 )

@@ -56,7 +56,8 @@ def _setup(model_path: Path | None):
 
 
 def _image(path: Path) -> np.ndarray:
-    from mnist_desktop.core.data.preprocess import load_image, to_model_input
+    from mnist_desktop.core.data.preprocess import to_model_input
+    from mnist_desktop.core.data.image_files import load_image
 
     x = to_model_input(load_image(path))
     if x is None:

@@ -313,7 +313,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _predict_one(ckpt, path: Path):
-    from mnist_desktop.core.data.preprocess import load_image, to_model_input
+    from mnist_desktop.core.data.preprocess import to_model_input
+    from mnist_desktop.core.data.image_files import load_image
 
     try:
         picture = load_image(path)

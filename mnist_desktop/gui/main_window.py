@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from mnist_desktop import __version__
 from mnist_desktop.core.errors import MnistDesktopError
 from mnist_desktop.core.paths import bundled_model_path, user_data_dir
-from mnist_desktop.core.data.preprocess import load_image
+from mnist_desktop.core.data.image_files import load_image
 from mnist_desktop.core.models.describe import dataset_title, not_digit_note
 from mnist_desktop.gui.settings_access import read_setting
 from mnist_desktop.gui.canvas import DrawingCanvas

@@ -41,7 +41,8 @@ from mnist_desktop.core.handwriting import recovery
 from mnist_desktop.core.handwriting.index_file import MAX_INDEX_BYTES, encode_rows, write_index  # noqa: F401 - archive reads it here
 from mnist_desktop.core.handwriting.sample_files import npy_bytes, png_bytes, read_npy, read_png
 from mnist_desktop.core.paths import user_data_dir
-from mnist_desktop.core.data.preprocess import load_image, to_model_input
+from mnist_desktop.core.data.preprocess import to_model_input
+from mnist_desktop.core.data.image_files import load_image
 
 if TYPE_CHECKING:
     from mnist_desktop.core.handwriting.archive import ImportReport
