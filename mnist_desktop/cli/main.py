@@ -148,6 +148,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if out.exists() and out.is_dir():
         raise ConfigError("out", f"{out} is a folder; give a file name such as {out / 'model.ckpt'}")
     configure_jax()
+    t_load = time.perf_counter()
     dataset = _load(config.dataset, args.data_dir, args.download)
     data = train_data_from(dataset, config.validation_split, config.seed)
     if args.drawn_style > 0:
@@ -158,6 +159,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         from mnist_desktop.core.training.data_prep import add_synthetic_drawn
 
         add_synthetic_drawn(data, args.synthetic_drawn, config.seed)
+    load_seconds = time.perf_counter() - t_load
     trainer = Trainer(config, data, track_test=args.track_test)
     err = sys.stderr
     rates: list[float] = []
@@ -209,8 +211,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
     meta = metadata_from_done(config, dataset.name, dataset.class_names, done)
     meta["hyperparameters"].update(drawn_style=args.drawn_style, synthetic_drawn=args.synthetic_drawn)
+    t_save = time.perf_counter()
     save_checkpoint(out, config.model, done.params, meta)
+    phases = {"data_loading": round(load_seconds, 3), **done.phases, "saving": round(time.perf_counter() - t_save, 3)}
     print(f"Saved model to {out}", file=err)
+    print("Time: " + ", ".join(f"{name.replace('_', ' ')} {sec:.2f} s" for name, sec in phases.items()), file=err)
     if args.json:
         print(json.dumps({
             "test_accuracy": done.test_accuracy, "test_loss": None if done.test is None else done.test.loss,
@@ -220,7 +225,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "samples_per_s": round(float(np.median(rates))) if rates else None,
             "epoch_samples_per_s": [round(r) for r in epoch_rates],
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "curve": curve or None,
+            "curve": curve or None, "phases": phases,
         }))
     return 0 if done.status != "diverged" else 1
 
