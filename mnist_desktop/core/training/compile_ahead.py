@@ -8,6 +8,10 @@ them tiny eager ops (parameter copies, PRNG splits, the learning-rate schedule
 read on the host, padding). The trainer now folds those into a few jitted
 functions and lowers + compiles the step with ``jit(...).lower(...).compile()``
 in a background thread while the main thread places the data on the device.
+Measured: 56 → 7 compilations per ``train`` process. The thread itself gains
+little — tracing holds the GIL — in-process A/B (4 alternating pairs, shared
+2-core machine) gave setup + compile + first step 0.78 s in the background vs
+0.76 s inline (noise); in a CLI run ~0.15 s of setup overlapped the compile.
 
 :class:`PhaseClock` records where a run's wall time goes (compile, first step,
 steady-state steps, evaluation, saving) — the breakdown ``train --json`` and
@@ -25,6 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 
 T = TypeVar("T")
+#: Off, :class:`Background` runs its function inline (for A/B measurements and debugging).
+IN_BACKGROUND = True
 
 
 class Background(Generic[T]):
@@ -49,10 +55,17 @@ class Background(Generic[T]):
                 self.seconds = time.perf_counter() - t0
 
         self._thread = threading.Thread(target=target, name=name, daemon=True)
-        self._thread.start()
+        if IN_BACKGROUND:
+            self._thread.start()
+        else:
+            target()
+
+    def _join(self) -> None:
+        if self._thread.ident is not None:
+            self._thread.join()
 
     def result(self) -> T:
-        self._thread.join()
+        self._join()
         if self._error is not None:
             raise self._error
         return self._value
