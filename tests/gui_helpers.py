@@ -67,11 +67,13 @@ def canvas_point(canvas: QWidget, fx: float, fy: float) -> QPointF:
 
 
 def open_main_window(qtbot, monkeypatch, tmp_path, *, keep_docks: tuple[str, ...] | None = None,
-                     size: tuple[int, int] = (1280, 800)):
+                     size: tuple[int, int] = (1280, 800), settings: dict | None = None, bundled: bool = True):
     """The main window as a person sees it after launch: worker started, bundled model active.
 
     Settings live in ``tmp_path`` (a test must not inherit another's window
     layout or last model); ``keep_docks`` limits which panels are built.
+    ``settings`` are stored before the window opens (to test how it reads them);
+    ``bundled=False`` starts it as a launch does, from the saved last model.
     """
     from PySide6.QtCore import QCoreApplication, QSettings
 
@@ -84,7 +86,9 @@ def open_main_window(qtbot, monkeypatch, tmp_path, *, keep_docks: tuple[str, ...
     QCoreApplication.setOrganizationName("mnist-desktop-tests")
     if keep_docks is not None:
         monkeypatch.setattr(docks, "DOCKS", [entry for entry in docks.DOCKS if entry[0] in keep_docks])
-    window = MainWindow(initial_model=bundled_model_path())
+    for key, value in (settings or {}).items():
+        QSettings().setValue(key, value)
+    window = MainWindow(initial_model=bundled_model_path() if bundled else None)
     qtbot.addWidget(window)
     window.resize(*size)
     window.show()

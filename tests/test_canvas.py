@@ -445,3 +445,16 @@ def test_format_percent():
     assert format_percent(1.0) == "100.0%"
     assert format_percent(0.0) == "0.0%"
     assert format_percent(0.0001) == "<0.1%"
+
+
+def test_grid_lies_over_the_crop_the_model_reads(qtbot, canvas):
+    """Preprocessing crops the ink and scales it into 28×28: the grid covers that crop, not the canvas."""
+    assert canvas.grid_region() is None  # empty: the grid spans the canvas
+    drag(qtbot, canvas, [canvas_point(canvas, 0.1, 0.1), canvas_point(canvas, 0.1, 0.3)])
+    x, y, w, h = canvas.grid_region()
+    assert w < CANVAS_SIZE / 2 and abs(w - h) < 0.05 * w  # about square, around a small stroke
+    ink = np.argwhere(canvas.to_bytes() > 0)
+    (top, left), (bottom, right) = ink.min(axis=0), ink.max(axis=0)
+    assert x <= left and right <= x + w and y <= top and bottom <= y + h  # the stroke lies inside it
+    drag(qtbot, canvas, [canvas_point(canvas, 0.8, 0.8), canvas_point(canvas, 0.9, 0.9)])
+    assert canvas.grid_region()[2] > w  # re-computed after the drawing changed

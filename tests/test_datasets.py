@@ -16,13 +16,13 @@ from mnist_desktop.core.data.datasets import (
     DatasetSpec,
     FileSpec,
     available_datasets,
-    dataset_status,
     load_dataset,
     make_subset,
     split_validation,
     to_model_array,
     verify_checksums,
 )
+from mnist_desktop.core.data.availability import dataset_availability, dataset_status
 from mnist_desktop.core.errors import ConfigError, DatasetError
 from mnist_desktop.core.data.idx import encode_idx, write_idx
 from mnist_desktop.core.paths import resources_dir, user_cache_dir
@@ -166,8 +166,12 @@ def test_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert Path(load_dataset(spec).source) == tmp_path / "env" / "order"
         make_fake_dataset(tmp_path / "arg", name="order")
         assert Path(load_dataset(spec, data_dir=tmp_path / "arg").source) == tmp_path / "arg"
-        # a data_dir without the files falls through to the next place
-        assert Path(load_dataset(spec, data_dir=tmp_path / "nothing").source) == tmp_path / "env" / "order"
+        # an explicit data_dir is the only place looked in (issue 14, defect 16): no silent fallback
+        with pytest.raises(DatasetError, match=f"data folder {tmp_path / 'nothing'} does not exist"):
+            load_dataset(spec, data_dir=tmp_path / "nothing")
+        (tmp_path / "empty").mkdir()
+        with pytest.raises(DatasetError, match=f"{tmp_path / 'empty'}: missing train-images"):
+            load_dataset(spec, data_dir=tmp_path / "empty")
     finally:
         shutil.rmtree(cache)
 
@@ -206,7 +210,9 @@ def test_broken_file_is_reported_and_good_copy_elsewhere_wins(tmp_path: Path, mo
         load_dataset(spec, tmp_path / "bad")
     assert f"Skipped: {path}" in str(info.value)
     monkeypatch.setenv("MNIST_DESKTOP_DATA", str(tmp_path / "good"))
-    assert_loaded(load_dataset(spec, tmp_path / "bad"), arrays)
+    assert_loaded(load_dataset(spec), arrays)  # the good copy elsewhere wins when no folder is named
+    with pytest.raises(DatasetError, match="Skipped"):  # ... but a named folder is never silently replaced
+        load_dataset(spec, tmp_path / "bad")
 
 
 def test_size_mismatch_detected(tmp_path: Path) -> None:
@@ -271,11 +277,19 @@ def test_full_mnist(shared_data_dir: Path) -> None:
     assert verify_checksums("mnist", shared_data_dir) == shared_data_dir / "mnist"
 
 
-def test_full_fashion_and_wrong_folder(shared_data_dir: Path) -> None:
+def test_full_fashion_and_wrong_folder(shared_data_dir: Path, tmp_path: Path) -> None:
     ds = load_dataset("fashion-mnist", shared_data_dir)
     assert ds.train_images.shape == (60000, 28, 28) and ds.class_names[9] == "Ankle boot"
+    # data/mnist given: its MNIST files are refused, the sibling data/fashion-mnist is found
+    assert Path(load_dataset("fashion-mnist", shared_data_dir / "mnist").source) == shared_data_dir / "fashion-mnist"
+    status = dataset_availability("fashion-mnist", shared_data_dir / "mnist")
+    assert status.folder == shared_data_dir / "fashion-mnist"
+    assert any("is the MNIST file" in reason for reason in status.skipped)
+    alone = tmp_path / "only-mnist"  # no sibling: refused, loader and status agree
+    shutil.copytree(shared_data_dir / "mnist", alone)
     with pytest.raises(DatasetError, match="is the MNIST file t10k-labels-idx1-ubyte.gz"):
-        load_dataset("fashion-mnist", shared_data_dir / "mnist")
+        load_dataset("fashion-mnist", alone)
+    assert dataset_status("fashion-mnist", alone) == "not downloaded"
 
 
 # ---------------------------------------------------------------- splitting / model arrays

@@ -8,6 +8,7 @@ import dataclasses
 import gzip
 import socket
 import threading
+import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -340,3 +341,109 @@ def test_official_mirrors() -> None:
     with pytest.raises(DatasetError, match="no mirrors"):
         download_dataset("mnist-subset")
 
+
+
+# ---------------------------------------------------------------- deadlines, cancel, encodings (issue 14)
+
+
+def trickle(body: bytes, seconds_per_byte: float, stop: threading.Event) -> Responder:
+    def respond(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        for i in range(len(body)):
+            if stop.wait(seconds_per_byte):
+                return
+            h.wfile.write(body[i:i + 1])
+            h.wfile.flush()
+
+    return respond
+
+
+def test_trickling_server_fails_on_the_rate_floor(server: Server, fake, tmp_path: Path) -> None:
+    """Defect 12: 1 byte per 0.05 s never trips a socket timeout; the rate floor catches it."""
+    spec, bodies = fake
+    mirror = serve_all(server, "m1", bodies, **{TRAIN: trickle(bodies[TRAIN], 0.05, server.stop)})
+    started = time.monotonic()
+    with pytest.raises(DownloadError) as info:
+        download_dataset(spec, tmp_path, mirrors=[mirror], timeout=0.5)
+    assert time.monotonic() - started < 10
+    assert_failed_cleanly(info, tmp_path, "too slow", "after a retry")
+
+
+def test_total_deadline(server: Server, fake, tmp_path: Path) -> None:
+    spec, bodies = fake
+    mirror = serve_all(server, "m1", bodies, **{TRAIN: trickle(bodies[TRAIN], 0.0005, server.stop)})
+    with pytest.raises(DownloadError) as info:
+        download_dataset(spec, tmp_path, mirrors=[mirror], timeout=5, total_timeout=0.3)
+    assert_failed_cleanly(info, tmp_path, "took longer than 0.3 s in total")
+
+
+@pytest.mark.parametrize("phase", ["headers", "body"])
+def test_cancel_answers_within_half_a_second(server: Server, fake, tmp_path: Path, phase: str) -> None:
+    """Defect 12: Cancel is honoured while the server sends nothing (before headers or mid-body)."""
+    spec, bodies = fake
+    reached = threading.Event()
+
+    def hang(h: BaseHTTPRequestHandler) -> None:
+        if phase == "body":
+            h.send_response(200)
+            h.send_header("Content-Length", str(len(bodies[TRAIN])))
+            h.end_headers()
+            h.wfile.write(bodies[TRAIN][:10])
+            h.wfile.flush()
+        reached.set()
+        server.stop.wait(30)
+
+    cancel_at: list[float] = []
+
+    def cancel() -> bool:
+        if reached.is_set() and not cancel_at:
+            cancel_at.append(time.monotonic())
+        return bool(cancel_at)
+
+    with pytest.raises(DownloadCancelled):
+        download_dataset(spec, tmp_path, mirrors=[serve_all(server, "m1", bodies, **{TRAIN: hang})],
+                         timeout=60, cancel=cancel)
+    assert time.monotonic() - cancel_at[0] < 0.5
+    assert leftovers(tmp_path) == []
+
+
+def test_content_encoding_gzip_is_accepted(server: Server, fake, tmp_path: Path) -> None:
+    """Defect 17: a mirror that gzips on the fly (Content-Encoding: gzip) is valid."""
+    spec, bodies = fake
+
+    def encoded(body: bytes) -> Responder:
+        wire = gzip.compress(body)
+
+        def respond(h: BaseHTTPRequestHandler) -> None:
+            h.send_response(200)
+            h.send_header("Content-Encoding", "gzip")
+            h.send_header("Content-Length", str(len(wire)))
+            h.end_headers()
+            h.wfile.write(wire)
+
+        return respond
+
+    mirror = server.mirror("gz", {name: encoded(body) for name, body in bodies.items()})
+    download_dataset(spec, tmp_path, mirrors=[mirror])
+    assert verify_checksums(spec, tmp_path) == tmp_path
+
+
+def test_html_page_with_status_200_is_named_as_such(server: Server, fake, tmp_path: Path) -> None:
+    """Defect 16: a web page is 'not the data file', not 'holds 66 bytes' / 'internet connection'."""
+    spec, bodies = fake
+    page = b"<!DOCTYPE html><html><body>This bucket has moved.</body></html>"
+
+    def html(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "text/html; charset=utf-8")
+        h.send_header("Content-Length", str(len(page)))
+        h.end_headers()
+        h.wfile.write(page)
+
+    with pytest.raises(DownloadError) as info:
+        download_dataset(spec, tmp_path, mirrors=[serve_all(server, "m1", bodies, **{TRAIN: html})])
+    message = str(info.value)
+    assert_failed_cleanly(info, tmp_path, "answered with a web page", f"not the data file {TRAIN}")
+    assert "internet connection" not in message and "holds 66 bytes" not in message

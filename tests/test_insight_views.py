@@ -376,7 +376,8 @@ def test_dataset_browser_says_how_to_get_a_missing_dataset(qtbot, fresh):
     qtbot.waitUntil(lambda: not view.is_loading(), timeout=20_000)
     if view.loaded is not None and view.loaded.dataset.name == "mnist":
         pytest.skip("full MNIST is installed on this machine")
-    assert "not available" in view.message.text() and "mnist-desktop download mnist" in view.message.text()
+    assert "not available" in view.message.text()
+    assert "mnist-desktop download mnist" in view.placeholder.text() and view.pages.currentIndex() == 0
     assert view.grid.count() == 0
     view.load("mnist-subset")
     qtbot.waitUntil(lambda: view.loaded is not None, timeout=20_000)

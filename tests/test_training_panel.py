@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QLineEdit
 
 from gui_helpers import choose, click, type_into
 from mnist_desktop.gui import docks
+from mnist_desktop.gui.training_form import ERROR_COLOUR
 from mnist_desktop.gui.training_panel import TrainingPanel
 from training_helpers import RUN_TIMEOUT_MS, panel_of, set_up_run, wait_finished
 
@@ -75,15 +76,16 @@ def test_invalid_value_is_refused_with_its_reason(qtbot, window, field, text, re
     good = edit.text()
 
     type_into(qtbot, edit, text)
-    label = panel.form.error_labels[key]
-    assert label.isVisible() and reason in label.text(), label.text()
-    assert "border" in edit.styleSheet()  # highlighted
+    assert reason in panel.form.errors[key] and reason in panel.form.message(), panel.form.message()
+    assert reason in edit.toolTip()
+    assert ERROR_COLOUR in edit.styleSheet()  # highlighted
     assert not panel.start_button.isEnabled()
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     assert panel.history.runs() == [] and panel.state == "idle"
 
     type_into(qtbot, edit, good)
-    assert not label.isVisible() and edit.styleSheet() == ""
+    assert key not in panel.form.errors and ERROR_COLOUR not in edit.styleSheet()
+    assert "training steps" in panel.form.message()
     assert panel.start_button.isEnabled()
 
 
@@ -91,9 +93,14 @@ def test_invalid_value_is_refused_with_its_reason(qtbot, window, field, text, re
 def test_start_shows_progress_chart_points_and_the_test_accuracy(qtbot, window):
     panel = panel_of(window)
     set_up_run(qtbot, panel, model="cnn", epochs="0.5", batch="64")
+    assert panel.chart.is_empty() and "Press Start" in panel.chart.placeholder.text()  # a sentence, not axes
     click(qtbot, panel.start_button)
     assert panel.state == "preparing" and not panel.start_button.isEnabled() and panel.stop_button.isEnabled()
     qtbot.waitUntil(lambda: panel.chart.point_count() > 0, timeout=RUN_TIMEOUT_MS)
+    assert not panel.chart.is_empty()
+    (x_low, x_high), _ = panel.chart.acc_plot.viewRange()
+    assert x_low <= 0 and 0.5 <= x_high < 0.6, "the x axis spans the planned 0.5 epochs from the first step"
+    assert not panel.chart.acc_plot.getAxis("bottom").autoSIPrefix  # no "epoch (x0.001)"
     assert panel.progress.value() > 0
     assert "step" in panel.progress.text() and "Epoch 1/1" in panel.progress.text()
     assert "ETA" in panel.rate_label.text() and "samples/s" in panel.rate_label.text()

@@ -8,16 +8,13 @@ tracebacks are for bugs only.
 from __future__ import annotations
 
 import argparse
-import json
-import resource
 import sys
-import time
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
-
-from mnist_desktop.core.errors import ConfigError, MnistDesktopError
+from mnist_desktop.cli import interrupt, train_command
+from mnist_desktop.core.errors import MnistDesktopError
+from mnist_desktop.core.honest_output import strict_json, terminal_safe
 
 DATASET_CHOICES = ("mnist", "fashion-mnist", "mnist-subset")
 
@@ -64,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="re-draw this fraction of training digits as uniform mouse-like strokes")
     train.add_argument("--synthetic-drawn", type=int, default=0, metavar="PER_CLASS",
                        help="add this many synthetic mouse-drawn digits per class to the training set")
-    train.add_argument("--out", type=Path, default=None, help="where to save the model (default: user data folder)")
+    train.add_argument("--out", type=Path, default=None, help="where to save the model (default: user data folder); "
+                       "checked before training, Ctrl-C saves NAME.interrupted.ckpt beside it")
+    train.add_argument("--force", action="store_true", help="allow --out to be a symbolic link (written through it)")
     train.add_argument("--json", action="store_true", help="print one final JSON line with the results")
     train.add_argument("--track-test", action="store_true", help="also measure test accuracy after every epoch (time-to-accuracy curve)")
 
@@ -72,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     data_args(evaluate)
     evaluate.add_argument("--model", type=Path, default=None, help="model file (default: the bundled model)")
     evaluate.add_argument("--drawn", action="store_true", help="also evaluate on synthetic mouse-drawn digits")
+    evaluate.add_argument("--allow-mismatch", action="store_true",
+                          help="evaluate even if the model was trained on another class set (numbers are then meaningless)")
     evaluate.add_argument("--json", action="store_true")
 
     predict = sub.add_parser("predict", help="read digits from image files")
@@ -133,101 +134,7 @@ def _config_from_args(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from mnist_desktop.core.models.checkpoints import save_checkpoint
-    from mnist_desktop.core.training.data_prep import train_data_from
-    from mnist_desktop.core.jax_setup import configure_jax
-    from mnist_desktop.cli.progress import ProgressBar, format_seconds
-    from mnist_desktop.core.training.run_metadata import default_model_path, metadata_from_done
-    from mnist_desktop.core.training.trainer import DoneEvent, EpochEvent, StepEvent, Trainer
-
-    config = _config_from_args(args)
-    config.validate()
-    if not 0 <= args.drawn_style <= 1:
-        raise ConfigError("drawn_style", f"must be a fraction in [0, 1], got {args.drawn_style}")
-    out = args.out or default_model_path(config.model, config.dataset)
-    if out.exists() and out.is_dir():
-        raise ConfigError("out", f"{out} is a folder; give a file name such as {out / 'model.ckpt'}")
-    configure_jax()
-    t_load = time.perf_counter()
-    dataset = _load(config.dataset, args.data_dir, args.download)
-    data = train_data_from(dataset, config.validation_split, config.seed)
-    if args.drawn_style > 0:
-        from mnist_desktop.core.data.drawn_style import restyle_fraction
-
-        data.train_x = restyle_fraction(data.train_x, args.drawn_style, config.seed)
-    if args.synthetic_drawn:
-        from mnist_desktop.core.training.data_prep import add_synthetic_drawn
-
-        add_synthetic_drawn(data, args.synthetic_drawn, config.seed)
-    load_seconds = time.perf_counter() - t_load
-    trainer = Trainer(config, data, track_test=args.track_test)
-    err = sys.stderr
-    rates: list[float] = []
-    epoch_rates: list[float] = []  # samples per second of each whole epoch (the first includes compilation)
-    last_epoch_end, last_epoch_step = 0.0, 0
-    curve: list[dict[str, float]] = []
-    print(f"Training {config.model} on {dataset.title}: {len(data.train_x)} train, {len(data.val_x)} validation, "
-          f"{len(data.test_x)} test images; {trainer.epochs} epoch(s) of {trainer.steps_per_epoch} steps", file=err)
-    bar = None
-    done = None
-
-    def epoch_bar(epoch: int) -> ProgressBar:
-        print(f"Epoch {epoch}/{trainer.epochs}", file=err)
-        return ProgressBar(min(trainer.steps_per_epoch, trainer.total_steps - (epoch - 1) * trainer.steps_per_epoch))
-
-    t0 = time.perf_counter()
-    for event in trainer.run():
-        if isinstance(event, StepEvent):
-            if event.step > trainer.config.log_every:
-                rates.append(event.samples_per_sec)  # the first window includes compilation
-            if bar is None:
-                bar = epoch_bar(event.epoch)
-            in_epoch = event.step - (event.epoch - 1) * event.steps_per_epoch
-            bar.update(in_epoch, f"- ETA: {format_seconds(event.eta)} - loss: {event.loss:.4f} - accuracy: "
-                                 f"{event.train_accuracy:.4f} - {event.samples_per_sec:,.0f} samples/s")
-        elif isinstance(event, EpochEvent):
-            if event.test_accuracy is None:  # a tracked epoch's time includes a test-set pass
-                epoch_rates.append((event.step - last_epoch_step) * config.batch_size / max(event.elapsed - last_epoch_end, 1e-9))
-            last_epoch_end, last_epoch_step = event.elapsed, event.step
-            if event.test_accuracy is not None:
-                curve.append({"epoch": event.epoch, "seconds": round(event.elapsed, 2), "test_accuracy": event.test_accuracy})
-            suffix = f"- {format_seconds(event.elapsed)} - loss: {event.train_loss:.4f} - accuracy: {event.train_accuracy:.4f}"
-            if event.val_accuracy is not None:
-                suffix += f" - val_loss: {event.val_loss:.4f} - val_accuracy: {event.val_accuracy:.4f}"
-            in_epoch = event.step - (event.epoch - 1) * trainer.steps_per_epoch
-            (bar or epoch_bar(event.epoch)).finish(in_epoch, suffix)  # no bar yet: an epoch shorter than log_every
-            bar = None
-        elif isinstance(event, DoneEvent):
-            done = event
-    assert done is not None
-    if bar is not None:
-        bar.finish(done.step - (trainer.epochs - 1) * trainer.steps_per_epoch)
-    if done.status != "completed":
-        print(f"Training {done.status}: {done.message}", file=err)
-    if done.test is not None:
-        print(f"Test accuracy: {done.test.accuracy:.2%} (loss {done.test.loss:.4f}, {len(data.test_x)} images); "
-              f"training took {done.train_seconds:.1f} s", file=err)
-    if args.out is None:  # our own folder; a user-given folder must exist
-        out.parent.mkdir(parents=True, exist_ok=True)
-    meta = metadata_from_done(config, dataset.name, dataset.class_names, done)
-    meta["hyperparameters"].update(drawn_style=args.drawn_style, synthetic_drawn=args.synthetic_drawn)
-    t_save = time.perf_counter()
-    save_checkpoint(out, config.model, done.params, meta)
-    phases = {"data_loading": round(load_seconds, 3), **done.phases, "saving": round(time.perf_counter() - t_save, 3)}
-    print(f"Saved model to {out}", file=err)
-    print("Time: " + ", ".join(f"{name.replace('_', ' ')} {sec:.2f} s" for name, sec in phases.items()), file=err)
-    if args.json:
-        print(json.dumps({
-            "test_accuracy": done.test_accuracy, "test_loss": None if done.test is None else done.test.loss,
-            "train_seconds": round(done.train_seconds, 3), "total_seconds": round(time.perf_counter() - t0, 3),
-            "epochs": config.epochs, "steps": done.step, "status": done.status, "model": config.model,
-            "dataset": config.dataset, "checkpoint": str(out), "hyperparameters": config.to_dict(),
-            "samples_per_s": round(float(np.median(rates))) if rates else None,
-            "epoch_samples_per_s": [round(r) for r in epoch_rates],
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "curve": curve or None, "phases": phases,
-        }))
-    return 0 if done.status != "diverged" else 1
+    return train_command.cmd_train(args, _config_from_args)
 
 
 # -- evaluate / predict --------------------------------------------------------
@@ -241,36 +148,47 @@ def _load_model(path: Path | None):
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from mnist_desktop.core.jax_setup import configure_jax
+    from mnist_desktop.core.models.describe import class_set_mismatch, dataset_title
     from mnist_desktop.core.training.data_prep import train_data_from
     from mnist_desktop.core.training.evaluation import evaluate
-    from mnist_desktop.core.jax_setup import configure_jax
 
     configure_jax()
     ckpt = _load_model(args.model)
     dataset = _load(args.dataset, args.data_dir, args.download)
+    mismatch = class_set_mismatch(ckpt.class_names, ckpt.dataset, dataset.class_names, dataset.title)
+    if mismatch and not args.allow_mismatch:
+        raise MnistDesktopError(mismatch)
+    interrupt.current.check()
     data = train_data_from(dataset)
     result = evaluate(ckpt.model_name, ckpt.params, data.test_x, data.test_y)
     report: dict[str, Any] = {
-        "model": ckpt.model_name, "dataset": dataset.name, "test_accuracy": result.accuracy,
+        "model": ckpt.model_name, "model_dataset": ckpt.dataset, "dataset": dataset.name,
+        "data_folder": dataset.source, "test_accuracy": result.accuracy,
         "test_loss": result.loss, "count": result.count,
         "per_class_accuracy": [None if v != v else round(float(v), 4) for v in result.per_class_accuracy],
         "confusion": result.confusion.tolist(),
     }
+    if mismatch:
+        report["warning"] = mismatch
     if args.drawn:
         from mnist_desktop.core.data.strokes import make_drawn_test_set
 
         dx, dy = make_drawn_test_set()
         report["drawn_accuracy"] = evaluate(ckpt.model_name, ckpt.params, dx[..., None], dy).accuracy
     if args.json:
-        print(json.dumps(report))
+        print(strict_json(report))
         return 0
-    names = dataset.class_names
-    print(f"{ckpt.model_name} on {dataset.title} test set ({result.count} images): "
+    if mismatch:
+        print(f"warning: {mismatch}", file=sys.stderr)
+    names = [terminal_safe(n, 40) for n in dataset.class_names]
+    print(f"{ckpt.model_name} ({dataset_title(ckpt.dataset)} model) on {dataset.title} test set from "
+          f"{terminal_safe(dataset.source, 300)} ({result.count} images): "
           f"accuracy {result.accuracy:.2%}, loss {result.loss:.4f}")
     if "drawn_accuracy" in report:
         print(f"synthetic mouse-drawn digits: accuracy {report['drawn_accuracy']:.2%}")
     width = max(len(n) for n in names)
-    print("per-class accuracy:")
+    print("per-class accuracy (rows named by the test set's classes):" if mismatch else "per-class accuracy:")
     for name, acc in zip(names, result.per_class_accuracy):
         print(f"  {name:>{width}}  {acc:.2%}")
     print("confusion matrix (rows: true, columns: predicted):")
@@ -279,34 +197,52 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_predict(args: argparse.Namespace) -> int:
-    from mnist_desktop.core.training.evaluation import predict_proba
-    from mnist_desktop.core.jax_setup import configure_jax
+def _predict_one(ckpt, path: Path):
     from mnist_desktop.core.data.preprocess import load_image, to_model_input
+    from mnist_desktop.core.training.evaluation import predict_proba
+
+    try:
+        x = to_model_input(load_image(path))
+    except OSError as err:  # e.g. a name too long for the filesystem, a vanished file
+        raise MnistDesktopError(f"{str(path)[:120]}: cannot read the image ({err.strerror or err})") from None
+    if x is None:
+        raise MnistDesktopError(f"{path}: the image is empty (no ink found)")
+    return predict_proba(ckpt.model_name, ckpt.params, x[None])[0]
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from mnist_desktop.core.jax_setup import configure_jax
+    from mnist_desktop.core.models.describe import answer_text, is_digit_model, not_digit_note
 
     configure_jax()
     ckpt = _load_model(args.model)
     names = ckpt.class_names
+    note = not_digit_note(names, ckpt.dataset)
+    if note and not args.json:
+        print(note, file=sys.stderr)
     failures = 0
     for path in args.images:
+        interrupt.current.check()
+        shown = terminal_safe(path, 300)
         try:
-            x = to_model_input(load_image(path))
-            if x is None:
-                raise MnistDesktopError(f"{path}: the image is empty (no ink found)")
-            probs = predict_proba(ckpt.model_name, ckpt.params, x[None])[0]
+            probs = _predict_one(ckpt, path)
         except MnistDesktopError as err:
             failures += 1
             if args.json:
-                print(json.dumps({"file": str(path), "error": str(err)}))
+                print(strict_json({"file": str(path), "error": str(err)}))
             else:
-                print(f"{path}: error: {err}", file=sys.stderr)
+                print(f"{shown}: error: {terminal_safe(err, 600)}", file=sys.stderr)
             continue
         label = int(probs.argmax())
         if args.json:
-            print(json.dumps({"file": str(path), "label": label, "class_name": names[label],
-                              "confidence": float(probs[label]), "probabilities": [float(p) for p in probs]}))
+            row = {"file": str(path), "label": label, "class_name": names[label],
+                   "confidence": float(probs[label]), "probabilities": [float(p) for p in probs],
+                   "model_dataset": ckpt.dataset, "digit_model": is_digit_model(names)}
+            if note:
+                row["note"] = note
+            print(strict_json(row))
         else:
-            print(f"{path}: {names[label]} ({probs[label]:.1%})")
+            print(f"{shown}: {answer_text(names, ckpt.dataset, label, float(probs[label]))}")
     return 1 if failures == len(args.images) else 0
 
 
@@ -339,15 +275,22 @@ COMMANDS = {
 }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    command = args.command or "gui"
-    try:
-        return COMMANDS[command](args)
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
-    except MnistDesktopError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+def main(argv: Sequence[str] | None = None, *, early_interrupt: bool = False) -> int:
+    """Run one command; Ctrl-C at any moment ends with status 130 and one line, never a traceback."""
+    with interrupt.guarded() as guard:
+        interrupt.current = guard
+        if early_interrupt:
+            guard.event.set()
+        try:
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            command = args.command or "gui"
+            guard.raising = command not in ("train",)  # the trainer stops at its next step instead
+            guard.check()
+            return COMMANDS[command](args)
+        except KeyboardInterrupt:
+            print("\ninterrupted; nothing was saved", file=sys.stderr)
+            return interrupt.EXIT_INTERRUPTED
+        except MnistDesktopError as err:
+            print(f"error: {terminal_safe(err, 4000, newlines=True)}", file=sys.stderr)
+            return 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 import zipfile
 import zlib
 from pathlib import Path
@@ -22,6 +23,41 @@ from typing import BinaryIO, Iterator
 #: model files). Loaders turn all of them into one clear message.
 ZIP_READ_ERRORS: tuple[type[BaseException], ...] = (
     zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, NotImplementedError, RuntimeError)
+
+
+#: A temp file older than this was left by a killed process (a save takes well
+#: under a second), so it is safe to remove; younger ones may be a live save.
+STALE_TEMP_AGE_S = 600.0
+
+
+def temp_pattern(target: Path) -> str:
+    """The glob that matches the temp files :func:`atomic_writer` makes for ``target``."""
+    return f".{glob_escape(target.name)}.*.tmp"
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def sweep_stale_temps(target: str | os.PathLike, max_age_s: float = STALE_TEMP_AGE_S) -> list[Path]:
+    """Remove ``.NAME.*.tmp`` leftovers of a save to ``target`` killed mid-write.
+
+    Only files older than ``max_age_s`` go, so a save running in another
+    process is never disturbed. Returns what was removed.
+    """
+    path = Path(target)
+    cutoff = time.time() - max_age_s
+    removed: list[Path] = []
+    try:
+        leftovers = list(path.parent.glob(temp_pattern(path)))
+    except OSError:
+        return removed
+    for leftover in leftovers:
+        with contextlib.suppress(OSError):
+            if leftover.is_file() and not leftover.is_symlink() and leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+                removed.append(leftover)
+    return removed
 
 
 def _existing_mode(target: Path) -> int:

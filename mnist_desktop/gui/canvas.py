@@ -57,7 +57,9 @@ from mnist_desktop.gui.drawing_history import (  # noqa: F401  (CANVAS_SIZE, Str
 )
 from mnist_desktop.gui.canvas_actions import canvas_action, trigger_shortcut
 from mnist_desktop.gui.canvas_input import handle_tablet, handle_touch
-from mnist_desktop.gui.canvas_paint import paint_brush_outline, paint_grid, paint_overlay, paint_placeholder
+from mnist_desktop.core.analysis.overlay import input_region
+from mnist_desktop.core.data.preprocess import to_model_input
+from mnist_desktop.gui.canvas_paint import paint_brush_outline, paint_grid, paint_overlay, paint_placeholder, paint_prompt
 from mnist_desktop.gui.qimage_convert import heatmap_to_qimage, qimage_to_bytes, qimage_to_grey_array
 
 DEFAULT_BRUSH_WIDTH = 36.0
@@ -105,6 +107,9 @@ class DrawingCanvas(QWidget):
         self._grid = False
         self._overlay: tuple[QImage, QRectF] | None = None
         self._placeholder = "Draw a digit here"
+        self._prompt: str | None = None  # a guided session's "Draw a 3", big on the canvas
+        self._grid_region: tuple[float, float, float, float] | None | bool = False  # False: not computed
+        self.changed.connect(self._forget_grid_region)
         # The stroke being drawn: its points, erase flag and the button that began it.
         self._active: list[tuple[float, float, float]] | None = None
         self._active_erase = False
@@ -143,7 +148,7 @@ class DrawingCanvas(QWidget):
                                            "Draw with the eraser; the right mouse button always erases")
         self.eraser_action.setCheckable(True)
         self.grid_action = canvas_action(self, "Show 28×28 &Grid", None, [QKeySequence("G")], self.set_grid_visible,
-                                         "Show the model's 28×28 pixel grid over the canvas")
+                                         "Show the model's 28×28 pixel grid over the part of the drawing it reads")
         self.grid_action.setCheckable(True)
 
     def _update_actions(self) -> None:
@@ -218,6 +223,26 @@ class DrawingCanvas(QWidget):
 
     def is_grid_visible(self) -> bool:
         return self._grid
+
+    def set_prompt(self, text: str | None) -> None:
+        """Show ``text`` large across the top of the canvas (a guided session's prompt); None removes it."""
+        self._prompt = text or None
+        self.update()
+
+    def prompt(self) -> str | None:
+        return self._prompt
+
+    def grid_region(self) -> tuple[float, float, float, float] | None:
+        """The canvas rectangle (x, y, w, h, canvas pixels) the model's 28×28 input covers now, or
+        None for an empty canvas: the grid is drawn there, over what the model really reads."""
+        if self._grid_region is False:
+            pixels = self.to_bytes()
+            model_input = None if self.is_empty() else to_model_input(pixels)
+            self._grid_region = None if model_input is None else input_region(pixels, model_input)
+        return self._grid_region  # type: ignore[return-value]
+
+    def _forget_grid_region(self) -> None:
+        self._grid_region = False
 
     def set_grid_visible(self, visible: bool) -> None:
         """Overlay the 28×28 grid the model sees; only painted, never part of the image."""
@@ -456,9 +481,11 @@ class DrawingCanvas(QWidget):
             if self._overlay is not None:
                 paint_overlay(painter, rect, *self._overlay)
             if self._grid:
-                paint_grid(painter, rect)
-            if self.is_empty() and self._placeholder:
+                paint_grid(painter, rect, self.grid_region())
+            if self.is_empty() and self._placeholder and not self._prompt:
                 paint_placeholder(painter, rect, self._placeholder)
+            if self._prompt:
+                paint_prompt(painter, rect, self._prompt)
             if self._hover is not None:
                 erasing = self._active_erase if self._active is not None else self._eraser
                 paint_brush_outline(painter, rect, self._hover, self._brush_width * (ERASER_SCALE if erasing else 1.0),

@@ -1,4 +1,4 @@
-"""What the canvas paints over the drawing: the heat-map overlay, the 28×28 grid, the hint, the brush outline."""
+"""What the canvas paints over the drawing: the heat-map overlay, the 28×28 grid, the hint, a prompt, the brush outline."""
 
 from __future__ import annotations
 
@@ -25,17 +25,45 @@ def paint_overlay(painter: QPainter, rect: QRectF, overlay: QImage, region: QRec
     painter.restore()
 
 
-def paint_grid(painter: QPainter, rect: QRectF) -> None:
+def paint_grid(painter: QPainter, rect: QRectF, region: tuple[float, float, float, float] | None = None) -> None:
+    """The 28×28 grid over ``region`` (canvas pixels: the part the model reads, from
+    ``core.analysis.overlay.input_region``), or over the whole canvas while it is empty.
+
+    Preprocessing crops the ink and scales it into the frame, so a grid over the
+    whole canvas would show cells the model never sees.
+    """
+    target = rect
+    if region is not None:
+        scale = rect.width() / CANVAS_SIZE
+        x, y, w, h = region
+        target = QRectF(rect.left() + x * scale, rect.top() + y * scale, w * scale, h * scale)
+    painter.save()
+    painter.setClipRect(rect)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-    cell = rect.width() / GRID_CELLS
+    cell_w, cell_h = target.width() / GRID_CELLS, target.height() / GRID_CELLS
     minor = QPen(QColor(255, 255, 255, 34), 0)
     major = QPen(QColor(255, 255, 255, 70), 0)
-    for index in range(1, GRID_CELLS):
-        # MNIST centres digits in a 20×20 box inside the 28×28 frame: mark its edges.
-        painter.setPen(major if index in (4, GRID_CELLS - 4) else minor)
-        offset = index * cell
-        painter.drawLine(QPointF(rect.left() + offset, rect.top()), QPointF(rect.left() + offset, rect.bottom()))
-        painter.drawLine(QPointF(rect.left(), rect.top() + offset), QPointF(rect.right(), rect.top() + offset))
+    for index in range(0 if region is not None else 1, GRID_CELLS + (1 if region is not None else 0)):
+        # MNIST centres digits in a 20×20 box inside the 28×28 frame: mark its edges (and the frame).
+        painter.setPen(major if index in (0, 4, GRID_CELLS - 4, GRID_CELLS) else minor)
+        x, y = target.left() + index * cell_w, target.top() + index * cell_h
+        painter.drawLine(QPointF(x, target.top()), QPointF(x, target.bottom()))
+        painter.drawLine(QPointF(target.left(), y), QPointF(target.right(), y))
+    painter.restore()
+
+
+def paint_prompt(painter: QPainter, rect: QRectF, text: str) -> None:
+    """A guided session's prompt across the top of the canvas, large enough to read while drawing."""
+    painter.save()
+    font = painter.font()
+    font.setPixelSize(max(16, int(rect.width() / 11)))
+    font.setBold(True)
+    painter.setFont(font)
+    band = QRectF(rect.left(), rect.top(), rect.width(), font.pixelSize() * 1.6)
+    painter.fillRect(band, QColor(20, 60, 120, 170))
+    painter.setPen(QColor(255, 255, 255))
+    painter.drawText(band, Qt.AlignmentFlag.AlignCenter, text)
+    painter.restore()
 
 
 def paint_placeholder(painter: QPainter, rect: QRectF, text: str) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPaintEvent, QPalette, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPaintEvent, QPalette, QPen, QResizeEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from mnist_desktop.core.data.dataset_specs import DIGIT_NAMES
@@ -327,6 +327,7 @@ class PredictionView(QWidget):
         super().__init__(parent)
         self._placeholder = "Draw a digit"
         self._invalid = False
+        self._kind = ""  # "Fashion-MNIST model" when the model does not read digits
         self._headline = _Headline()
         self._bars = _ProbabilityBars()
         layout = QVBoxLayout(self)
@@ -357,13 +358,31 @@ class PredictionView(QWidget):
         self._bars.updateGeometry()
         self.set_probabilities(probabilities)
 
+    def set_model_kind(self, kind: str) -> None:
+        """Name a model that is not a digit model in every answer ("Fashion-MNIST model: Coat"); "" for digits."""
+        self._kind = kind
+        self._refresh()
+
     def set_note(self, text: str) -> None:
         """A small line under the bars about the model (e.g. :func:`label_smoothing_note`); "" hides it."""
         self._note.setText(text)
-        self._note.setVisible(bool(text))
+        self._fit_note()
 
     def note(self) -> str:
-        return self._note.text() if self._note.isVisibleTo(self) else ""
+        return self._note.text()
+
+    def _fit_note(self) -> None:
+        """Show the note only where it fits under the bars (in a short window it would be painted
+        over the last rows); otherwise it is the tooltip."""
+        text = self._note.text()
+        spare = self.height() - self._headline.sizeHint().height() - self._bars.minimumSizeHint().height() - 16
+        fits = bool(text) and self._note.heightForWidth(max(self.width(), 1)) <= spare
+        self._note.setVisible(fits)
+        self.setToolTip("" if fits else text)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self._fit_note()  # depends on our own size only: hiding it never resizes us
 
     def set_placeholder(self, text: str) -> None:
         """The text shown while there is no prediction (default "Draw a digit")."""
@@ -420,7 +439,8 @@ class PredictionView(QWidget):
             self.setAccessibleDescription(self.shown_text())
         else:
             assert self._bars.probabilities is not None
-            self._headline.label = self._bars.names[label]
+            name = self._bars.names[label]
+            self._headline.label = f"{self._kind}: {name}" if self._kind else name
             self._headline.confidence = format_probability(float(self._bars.probabilities[label]))
             self.setAccessibleDescription(
                 f"Predicted {self._headline.label} with {self._headline.confidence} confidence"

@@ -30,15 +30,16 @@ def _lazy(module: str, name: str) -> Factory:
 
 
 # (key, title, area, factory); the "look inside" views sit in tabs beside Training
-# (drag a tab out to watch two at once)
+# (drag a tab out to watch two at once). The two panels people act in come first, so their
+# tabs stay in sight when the tab bar is narrower than all seven titles.
 DOCKS: list[tuple[str, str, Area, Factory]] = [
     ("training", "Training", Area.RightDockWidgetArea, _lazy(".training_panel", "TrainingPanel")),
+    ("handwriting", "My handwriting", Area.RightDockWidgetArea, _lazy(".handwriting.panel", "HandwritingPanel")),
     ("weights", "Weights", Area.RightDockWidgetArea, _lazy(".insight.weights_view", "WeightsView")),
     ("activations", "Activations", Area.RightDockWidgetArea, _lazy(".insight.activations_view", "ActivationsView")),
     ("saliency", "Saliency", Area.RightDockWidgetArea, _lazy(".insight.saliency_view", "SaliencyView")),
     ("evaluation", "Evaluation", Area.RightDockWidgetArea, _lazy(".insight.evaluation_view", "EvaluationView")),
     ("datasets", "Datasets", Area.RightDockWidgetArea, _lazy(".insight.dataset_browser", "DatasetBrowser")),
-    ("handwriting", "My handwriting", Area.RightDockWidgetArea, _lazy(".handwriting.panel", "HandwritingPanel")),
 ]
 
 

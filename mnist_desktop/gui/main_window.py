@@ -32,12 +32,16 @@ from mnist_desktop import __version__
 from mnist_desktop.core.errors import MnistDesktopError
 from mnist_desktop.core.paths import bundled_model_path, user_data_dir
 from mnist_desktop.core.data.preprocess import load_image
+from mnist_desktop.core.models.describe import dataset_title, not_digit_note
+from mnist_desktop.gui.settings_access import read_setting
 from mnist_desktop.gui.canvas import DrawingCanvas
+from mnist_desktop.gui.dock_sizes import DockWidthKeeper
 from mnist_desktop.gui.digit_views import ModelInputView, PredictionView, label_smoothing_note
 from mnist_desktop.core.formatting import format_fraction
 from mnist_desktop.gui.model_session import ActiveModel, ModelSession
 from mnist_desktop.gui.run_controller import RunController
 
+RIGHT_COLUMN_MAX = 260  # px: "what the model sees" and the bars; more would only shrink the canvas
 MODEL_FILTER = "mnist-desktop models (*.ckpt *.npz *.zip);;All files (*)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp);;All files (*)"
 
@@ -104,14 +108,18 @@ class MainWindow(QMainWindow):
         left.addLayout(brush_row)
         left.addWidget(hint)
 
-        right = QVBoxLayout()
+        # the answer column keeps a reading width; every other pixel goes to the canvas
+        right_column = QWidget()
+        right_column.setMaximumWidth(RIGHT_COLUMN_MAX)
+        right = QVBoxLayout(right_column)
+        right.setContentsMargins(0, 0, 0, 0)
         right.addWidget(self.input_view)
         right.addWidget(self.prediction_view, 1)
 
         central = QWidget()
         row = QHBoxLayout(central)
-        row.addLayout(left, 3)
-        row.addLayout(right, 2)
+        row.addLayout(left, 1)
+        row.addWidget(right_column, 0)
         self.setCentralWidget(central)
 
     def _build_actions(self) -> None:
@@ -202,7 +210,7 @@ class MainWindow(QMainWindow):
         self.worker_thread.start()
         self.device_label.setText(f"Device: {device_description()}")
         self._attach_panels()
-        self.load_model(str(self._initial_model or self.settings.value("model/last", "") or bundled_model_path()))
+        self.load_model(str(self._initial_model or read_setting(self.settings, "model/last", "") or bundled_model_path()))
 
     def _attach_panels(self) -> None:
         """Panels that talk to the worker get it now (they were built before it existed)."""
@@ -224,8 +232,11 @@ class MainWindow(QMainWindow):
     def _on_model_changed(self, model: ActiveModel) -> None:
         hyper = model.metadata.get("hyperparameters") or {}
         smoothing = hyper.get("label_smoothing")
-        self.prediction_view.set_note(label_smoothing_note(float(smoothing), len(model.class_names))
-                                      if isinstance(smoothing, (int, float)) else "")
+        smoothing_note = (label_smoothing_note(float(smoothing), len(model.class_names))
+                          if isinstance(smoothing, (int, float)) else "")
+        foreign = not_digit_note(model.class_names, model.dataset)  # issue 14: say when it is not a digit model
+        self.prediction_view.set_model_kind(f"{dataset_title(model.dataset)} model" if foreign else "")
+        self.prediction_view.set_note(" ".join(t for t in (foreign[:1].upper() + foreign[1:], smoothing_note) if t))
         self._show_model_line(model)
         self.save_model_action.setEnabled(True)
         path = model.path
@@ -264,7 +275,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ files
     def _dialog_dir(self, key: str, fallback: Path) -> str:
-        return str(self.settings.value(f"dirs/{key}", str(fallback)))
+        return str(read_setting(self.settings, f"dirs/{key}", str(fallback)))
 
     def open_model_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open model", self._dialog_dir("model", user_data_dir() / "models"), MODEL_FILTER)
@@ -344,25 +355,23 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ settings / close
     def _restore_settings(self) -> None:
-        geometry = self.settings.value("window/geometry")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
-        else:
+        # every value is validated (core.settings_schema): brush=inf or a FIFO as model/last is dropped, not fatal
+        geometry = read_setting(self.settings, "window/geometry")
+        if geometry is None or not self.restoreGeometry(QByteArray(geometry)):
             self.resize(1100, 720)
-        width = self.settings.value("canvas/brush", None)
+        width = read_setting(self.settings, "canvas/brush")
         if width is not None:
-            try:
-                self.brush_slider.setValue(int(float(width)))
-            except (TypeError, ValueError):
-                pass
-        self.canvas.set_grid_visible(str(self.settings.value("canvas/grid", "false")).lower() == "true")
+            slider = self.brush_slider
+            slider.setValue(int(min(max(width, slider.minimum()), slider.maximum())))
+        self.canvas.set_grid_visible(bool(read_setting(self.settings, "canvas/grid", False)))
         self.canvas.grid_action.setChecked(self.canvas.is_grid_visible())
 
     def restore_dock_state(self) -> None:
         """Call after all docks are added."""
-        state = self.settings.value("window/state")
-        if isinstance(state, QByteArray):
-            self.restoreState(state)
+        state = read_setting(self.settings, "window/state")
+        restored = state is not None and self.restoreState(QByteArray(state))
+        if "training" in self.docks:  # the canvas, not the docks, grows with the window
+            self.dock_widths = DockWidthKeeper(self, self.docks["training"], restored=bool(restored))
         self.tabifiedDockWidgetActivated.connect(lambda _dock: self._unelide_dock_tabs())
         QTimer.singleShot(0, self._unelide_dock_tabs)
 

@@ -239,6 +239,10 @@ class ModelSession(QObject):
         """A heat map over the drawing (``region``: the canvas rectangle it covers); None removes it."""
         self._canvas.set_overlay(heatmap, region=region)
 
+    def set_canvas_prompt(self, text: str | None) -> None:
+        """Show ``text`` large on the canvas (a guided session's "Draw a 3"); None removes it."""
+        self._canvas.set_prompt(text)
+
     def canvas_has_overlay(self) -> bool:
         return self._canvas.has_overlay()
 

@@ -3,7 +3,10 @@
 Each run has one colour; within a run the line style says what is shown —
 solid for training (smoothed, with the raw per-log-step values faint behind
 it), dashed with dots for validation (one point per epoch). The x axis is in
-epochs, not steps, so runs with different batch sizes line up when overlaid.
+epochs, not steps, so runs with different batch sizes line up when overlaid,
+and spans the planned epochs from the start (a run's first steps are a short line
+at the left, not a curve stretched over "epoch ×0.001"). Until there is a point
+to draw, the chart is a sentence, not empty axes with made-up ranges.
 """
 
 from __future__ import annotations
@@ -14,14 +17,17 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
+from mnist_desktop.gui.placeholder import sentence_pages
 from mnist_desktop.gui.run_history import RunRecord
 
 # Okabe–Ito colours: distinguishable for colour-blind readers and on light or dark backgrounds
 RUN_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#7F7F7F")
 REDRAW_MS = 100  # the live run redraws at most 10×/s however fast the steps come
 SMOOTHING = 0.6
+EMPTY_TEXT = "Press Start: the accuracy and loss curves appear here as the model learns."
+WAITING_TEXT = "Preparing the data and compiling: the curves start with the first training steps."
 
 
 def smooth(values: Sequence[float], weight: float = SMOOTHING) -> np.ndarray:
@@ -97,8 +103,15 @@ class TrainingChart(QWidget):
         self.loss_widget = pg.PlotWidget(background=background)
         self.acc_plot: pg.PlotItem = self.acc_widget.getPlotItem()
         self.loss_plot: pg.PlotItem = self.loss_widget.getPlotItem()
-        self.tabs.addTab(self.acc_widget, "Accuracy")
-        self.tabs.addTab(self.loss_widget, "Loss")
+        # each plot tab holds a sentence until there is a point to draw
+        self._plot_pages: list[QStackedWidget] = []
+        labels = []
+        for widget, title in ((self.acc_widget, "Accuracy"), (self.loss_widget, "Loss")):
+            page, label = sentence_pages(widget, EMPTY_TEXT, "chart-placeholder", margin=16)
+            self._plot_pages.append(page)
+            labels.append(label)
+            self.tabs.addTab(page, title)
+        self.placeholder, self._loss_placeholder = labels
         self.tabs.setMinimumHeight(150)
         for plot, label in ((self.acc_plot, "accuracy (%)"), (self.loss_plot, "loss (cross-entropy)")):
             # horizontal grid only: a full grid is ~12 ms of every repaint (measured), a visible stutter
@@ -109,6 +122,7 @@ class TrainingChart(QWidget):
                 axis = plot.getAxis(side)
                 axis.setPen(pg.mkPen(text))
                 axis.setTextPen(pg.mkPen(text))
+                axis.enableAutoSIPrefix(False)  # "epoch (x0.001)" reads as a unit, not a scale
             plot.getAxis("left").setWidth(52)
             plot.enableAutoRange()
             plot.setMouseEnabled(x=False, y=False)  # a live chart that drifts when touched is confusing
@@ -119,10 +133,6 @@ class TrainingChart(QWidget):
         self.legend.setObjectName("chart-legend")
         self.legend.setWordWrap(True)
         self.legend.setTextFormat(Qt.TextFormat.RichText)
-        self.placeholder = pg.TextItem("Press Start: curves appear here as the model learns", color=text, anchor=(0.5, 0.5))
-        self.acc_plot.addItem(self.placeholder, ignoreBounds=True)
-        self.acc_plot.setRange(xRange=(0, 1), yRange=(0, 100))
-        self.placeholder.setPos(0.5, 50)
         self._curves: list[_RunCurves] = []
         self._live: _RunCurves | None = None
         self._timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
@@ -149,10 +159,34 @@ class TrainingChart(QWidget):
             self._curves.append(curves)
         if live is not None:
             self._live = self._curves[0]
-        self.placeholder.setVisible(not any(c.record.train_x for c in self._curves))
+        self._set_placeholder(WAITING_TEXT if live is not None else EMPTY_TEXT)
+        self._update_pages()
         self._update_legend()
-        self.acc_plot.enableAutoRange()
-        self.loss_plot.enableAutoRange()
+        planned = [float(r.config.get("epochs") or 0) for r in records]
+        for plot in (self.acc_plot, self.loss_plot):
+            plot.enableAutoRange(axis="y")
+            if max(planned, default=0) > 0:  # the whole run's width from the first step
+                plot.disableAutoRange(axis="x")
+                plot.setXRange(0, max(planned), padding=0.02)
+            else:
+                plot.enableAutoRange(axis="x")
+
+    def add_tab(self, widget: QWidget, title: str) -> None:
+        """Another tab beside Accuracy and Loss (the run list: a short dock cannot stack both)."""
+        self.tabs.addTab(widget, title)
+
+    def is_empty(self) -> bool:
+        """True while the plot tabs show their sentence instead of plots."""
+        return self._plot_pages[0].currentIndex() == 0
+
+    def _set_placeholder(self, text: str) -> None:
+        for label in (self.placeholder, self._loss_placeholder):
+            label.setText(text)
+
+    def _update_pages(self) -> None:
+        drawn = any(c.record.train_x for c in self._curves)
+        for page in self._plot_pages:
+            page.setCurrentIndex(1 if drawn else 0)
 
     def live_changed(self) -> None:
         """New points for the live run; redrawn within :data:`REDRAW_MS`."""
@@ -163,6 +197,10 @@ class TrainingChart(QWidget):
         """Draw pending points now (at the end of a run the final points must show)."""
         self._timer.stop()
         self._redraw()
+        live = self._live.record if self._live is not None else None
+        if live is not None and not live.train_x and live.finished:
+            self._set_placeholder(f"Run #{live.number} ended ({live.status}) before its first point: "
+                                  "nothing to draw. Press Start to try again.")
 
     def shown_runs(self) -> list[RunRecord]:
         return [c.record for c in self._curves]
@@ -190,5 +228,5 @@ class TrainingChart(QWidget):
     def _redraw(self) -> None:
         if self._live is not None:
             self._live.refresh()
-            if self._live.record.train_x:
-                self.placeholder.setVisible(False)
+            if self._live.record.train_x and self.is_empty():
+                self._update_pages()

@@ -22,7 +22,6 @@ import shiboken6
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QFrame,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QMessageBox,
@@ -31,12 +30,12 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
-    QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
 from mnist_desktop.core.formatting import format_duration, format_fraction
+from mnist_desktop.gui.settings_access import read_setting
 from mnist_desktop.gui.handles import RunHandle
 from mnist_desktop.gui.model_session import ModelSession
 from mnist_desktop.gui.run_controller import RunController
@@ -125,16 +124,9 @@ class TrainingPanel(QWidget):
         self.history.selectionChanged.connect(lambda records: self.chart.show_runs(self.run, records))
         self.history.useSettingsRequested.connect(self.use_settings)
         self.history.useModelRequested.connect(self.use_model)
-        history_box = QGroupBox("Runs this session")
-        history_layout = QVBoxLayout(history_box)
-        history_layout.setContentsMargins(6, 6, 6, 6)
-        history_layout.addWidget(self.history)
-        self.splitter = QSplitter(Qt.Orientation.Vertical)
-        self.splitter.addWidget(self.chart)
-        self.splitter.addWidget(history_box)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setChildrenCollapsible(False)
+        # the runs get a tab of their own beside the curves: stacked under the chart in a 720-pixel
+        # window they had room for one or two rows, and the dock needed a scrollbar
+        self.chart.add_tab(self.history, "Runs")
 
         content = _FitContent()
         layout = QVBoxLayout(content)
@@ -144,7 +136,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.rate_label)
         layout.addLayout(result_row)
-        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.chart, 1)
         # scrolls only when the window is too short: the dock must not force a tall window
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -170,11 +162,7 @@ class TrainingPanel(QWidget):
 
     def _restore_form(self) -> None:
         """Last session's settings if they still validate, else the recommended recipe."""
-        saved = QSettings().value(SETTINGS_KEY, "")
-        try:
-            values = json.loads(str(saved)) if saved else None
-        except ValueError:
-            values = None
+        values = read_setting(QSettings(), SETTINGS_KEY)  # validated: size, depth, a JSON object
         if isinstance(values, dict):
             self.form.fill(values)
             if not self.form.errors:

@@ -230,16 +230,22 @@ def best_columns(count: int, tile_shape: tuple[int, int], area: tuple[float, flo
     """
     if count <= 0:
         return 1
-    gy, gx = _gaps(gap)
-    h, w = tile_shape
-    width, height = max(float(area[0]), 1.0), max(float(area[1]), 1.0)
     best_scale, best = -1.0, 1
     for columns in range(1, count + 1):
-        rows = math.ceil(count / columns)
-        scale = min(width / (columns * (w + gx) - gx), height / (rows * (h + gy)))
+        scale = fit_scale(count, tile_shape, area, columns, gap)
         if scale > best_scale * (1 + 1e-9):
             best_scale, best = scale, columns
     return best
+
+
+def fit_scale(count: int, tile_shape: tuple[int, int], area: tuple[float, float], columns: int, gap: Gap = 1) -> float:
+    """Screen pixels per tile pixel when ``count`` tiles in ``columns`` columns are fitted into ``area``."""
+    gy, gx = _gaps(gap)
+    h, w = tile_shape
+    columns = max(1, columns)
+    rows = math.ceil(max(count, 1) / columns)
+    width, height = max(float(area[0]), 1.0), max(float(area[1]), 1.0)
+    return min(width / (columns * (w + gx) - gx), height / (rows * (h + gy)))
 
 
 def tile_origin(index: int, tile_shape: tuple[int, int], columns: int, gap: Gap = 1) -> tuple[int, int]:

@@ -13,8 +13,10 @@ Where files are looked for, in order (first complete, valid folder wins):
 5. a download from the official mirrors, only when ``download=True``.
 
 Each folder may hold the four files directly or in a sub-folder named after the
-dataset, so one folder can hold both (``data/mnist/...``, ``data/fashion-mnist/...``);
-files may be ``.gz`` or already decompressed.
+dataset, so one folder can hold both (``data/mnist/...``, ``data/fashion-mnist/...``),
+and a folder named after another dataset leads to its sibling (``data/mnist`` →
+``data/fashion-mnist``); files may be ``.gz`` or already decompressed. Whether a
+dataset is here without loading it: :mod:`~mnist_desktop.core.data.availability`.
 
 Checks: the bundled subset and downloads are verified by sha256 of the
 decompressed payload. Folders the user provides are checked by decompressed size
@@ -35,6 +37,7 @@ from typing import Callable
 
 import numpy as np
 
+from mnist_desktop.core.data.data_folders import check_data_dir, folder_report
 from mnist_desktop.core.errors import ConfigError, DatasetError
 from mnist_desktop.core.data.idx import parse_idx, read_idx_bytes, write_idx
 from mnist_desktop.core.paths import resources_dir, user_cache_dir
@@ -95,17 +98,26 @@ def find_file(folder: Path, fspec: FileSpec) -> Path | None:
     return None
 
 
-def _layouts(base: Path, spec: DatasetSpec) -> list[Path]:
-    """A base folder may hold the files in ``<base>/<name>/`` or directly."""
-    return [base / spec.name, base]
+def folder_layouts(base: Path, spec: DatasetSpec, *, sibling: bool = True) -> list[Path]:
+    """Where under ``base`` the files may be: ``<base>/<name>/``, ``base`` itself, and (for
+    searches) the sibling ``<base>/../<name>/`` — so pointing at ``data/mnist`` finds
+    ``data/fashion-mnist`` too."""
+    layouts = [base / spec.name, base]
+    if not sibling:
+        return layouts
+    sibling_dir = base.parent / spec.name
+    if base.name != spec.name and base.parent != base and sibling_dir not in layouts:
+        layouts.append(sibling_dir)
+    return layouts
 
 
-def _search_bases(spec: DatasetSpec, data_dir: str | os.PathLike | None) -> list[Path]:
+def search_bases(spec: DatasetSpec, data_dir: str | os.PathLike | None) -> list[Path]:
     if spec.bundled:
         return [resources_dir() / spec.bundled_dir]
+    if data_dir is not None:  # asked for: the only place looked in, never a silent fallback
+        hint = f"run `{download_command(spec)}` or pass a folder that holds the {spec.title} files"
+        return [check_data_dir(data_dir, spec.title, hint)]
     bases: list[Path] = []
-    if data_dir is not None:
-        bases.append(Path(data_dir).expanduser())
     env = os.environ.get(DATA_ENV)
     if env:
         bases.append(Path(env).expanduser())
@@ -114,7 +126,7 @@ def _search_bases(spec: DatasetSpec, data_dir: str | os.PathLike | None) -> list
     return bases
 
 
-def _complete_folder(folder: Path, spec: DatasetSpec) -> dict[str, Path] | None:
+def complete_folder(folder: Path, spec: DatasetSpec) -> dict[str, Path] | None:
     found = {role: find_file(folder, fspec) for role, fspec in spec.files.items()}
     if all(found.values()):
         return found  # type: ignore[return-value]
@@ -172,8 +184,8 @@ def verify_checksums(name: str | DatasetSpec, folder: str | os.PathLike) -> Path
     """
     spec = get_spec(name)
     base = Path(folder).expanduser()
-    for candidate in _layouts(base, spec):
-        found = _complete_folder(candidate, spec)
+    for candidate in folder_layouts(base, spec, sibling=False):  # this folder, not a neighbour
+        found = complete_folder(candidate, spec)
         if found:
             for role, path in found.items():
                 verify_file(path, spec.files[role])
@@ -236,6 +248,8 @@ def _not_found(spec: DatasetSpec, bases: list[Path], problems: list[str]) -> Dat
     names = ", ".join(f.filename for f in spec.files.values())
     looked = "; ".join(str(b) for b in bases)
     lines = [f"{spec.title} is not available. Looked in: {looked}."]
+    lines += [report for base in bases for folder in folder_layouts(base, spec)
+              if (report := folder_report(folder, spec)) is not None]
     lines += [f"Skipped: {p}" for p in problems]
     if spec.bundled:
         lines.append("The bundled files are part of the app: reinstall it.")
@@ -263,12 +277,12 @@ def load_dataset(
     never hides a good one elsewhere.
     """
     spec = get_spec(name)
-    bases = _search_bases(spec, data_dir)
+    bases = search_bases(spec, data_dir)
     problems: list[str] = []
     cache = default_download_dir(spec)
     for base in bases:
-        for folder in ([base] if spec.bundled else _layouts(base, spec)):
-            found = _complete_folder(folder, spec)
+        for folder in ([base] if spec.bundled else folder_layouts(base, spec)):
+            found = complete_folder(folder, spec)
             if not found:
                 continue
             try:
@@ -280,23 +294,12 @@ def load_dataset(
         from mnist_desktop.core.data.download import download_dataset  # circular: download uses our specs
 
         folder = download_dataset(spec, cache, progress=progress, cancel=cancel)
-        found = _complete_folder(folder, spec)
+        found = complete_folder(folder, spec)
         if found:
             return _load_folder(folder, found, spec, full=False)  # sha256 checked while downloading
     raise _not_found(spec, bases, problems)
 
 
-def dataset_status(name: str | DatasetSpec, data_dir: str | os.PathLike | None = None) -> str:
-    """``"bundled"``, ``"found at PATH"`` or ``"not downloaded"`` — a cheap check
-    (files present, not verified) for the GUI's dataset picker."""
-    spec = get_spec(name)
-    if spec.bundled:
-        return "bundled"
-    for base in _search_bases(spec, data_dir):
-        for folder in _layouts(base, spec):
-            if _complete_folder(folder, spec):
-                return f"found at {folder}"
-    return "not downloaded"
 
 
 # ---------------------------------------------------------------- using the arrays
@@ -354,10 +357,10 @@ def make_subset(
     if n_train % NUM_CLASSES or n_test % NUM_CLASSES:
         raise ValueError(f"n_train and n_test must be multiples of {NUM_CLASSES} for a balanced subset")
     spec = DATASETS["mnist"]
-    folder = next((f for f in _layouts(Path(src_dir), spec) if _complete_folder(f, spec)), None)
+    folder = next((f for f in folder_layouts(Path(src_dir), spec) if complete_folder(f, spec)), None)
     if folder is None:
         raise DatasetError(f"{src_dir} does not hold the MNIST files")
-    full = _load_folder(folder, _complete_folder(folder, spec) or {}, spec, full=True)  # sha256-verified
+    full = _load_folder(folder, complete_folder(folder, spec) or {}, spec, full=True)  # sha256-verified
     rng = np.random.default_rng(seed)
     dest = Path(dest_dir)
     dest.mkdir(parents=True, exist_ok=True)

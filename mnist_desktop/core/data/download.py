@@ -43,6 +43,7 @@ from mnist_desktop.core.data.datasets import (
     get_spec,
     verify_file,
 )
+from mnist_desktop.core.data.http_stream import Cancelled, ResponseStream, StreamFailure
 from mnist_desktop.core.errors import DatasetError, DownloadCancelled, DownloadError
 
 log = logging.getLogger(__name__)
@@ -199,6 +200,40 @@ def _describe(exc: BaseException, timeout: float) -> _Failure:
     return _Failure(str(reason), False)
 
 
+def _sniff_web_page(head: bytes, content_type: str, url: str, fspec: FileSpec) -> None:
+    """A login page, a 'moved' notice or a CDN error page often comes with status 200."""
+    text = head.lstrip()[:64].lower()
+    if content_type.split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml") or \
+            text.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body")):
+        raise DatasetError(
+            f"{url} answered with a web page ({content_type or 'HTML'}), not the data file {fspec.filename}; "
+            "the mirror may have moved or ask for a login: check the address, or use another mirror")
+
+
+class _TransportDecoder:
+    """Undo ``Content-Encoding: gzip`` (a server compressing on the fly), capped in size."""
+
+    def __init__(self, encoding: str, limit: int, url: str):
+        encoding = encoding.strip().lower()
+        if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
+            raise DatasetError(f"{url} sent Content-Encoding {encoding!r}, which this app cannot decode")
+        self._inflater = None if encoding in ("", "identity") else zlib.decompressobj(
+            31 if "gzip" in encoding else 47)
+        self._limit, self._out, self._url = limit, 0, url
+
+    def decode(self, chunk: bytes) -> bytes:
+        if self._inflater is None:
+            return chunk
+        try:
+            data = self._inflater.decompress(chunk, self._limit - self._out + 1)
+        except zlib.error as exc:
+            raise DatasetError(f"{self._url} sent damaged compressed data ({exc})") from None
+        self._out += len(data)
+        if self._out > self._limit or self._inflater.unconsumed_tail:
+            raise DatasetError(f"{self._url} sent more data than the file can hold; it is not the dataset file")
+        return data
+
+
 def _fetch(
     url: str,
     fspec: FileSpec,
@@ -206,6 +241,7 @@ def _fetch(
     timeout: float,
     cancel: CancelCallback | None,
     on_payload_bytes: Callable[[int], None],  # decompressed bytes of this file so far
+    total_timeout: float | None = None,
 ) -> Path:
     """Download ``url`` into ``dest`` verified against ``fspec``; return the final path."""
     try:
@@ -215,18 +251,20 @@ def _fetch(
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
-            request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-            with _opener(url).open(request, timeout=timeout) as response:
-                header = response.headers.get("Content-Length")
+            request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, identity"})
+            stream = ResponseStream(_opener(url), request, timeout=timeout, cancel=cancel, total_timeout=total_timeout)
+            with stream:
+                header = stream.headers.get("Content-Length")
                 expected = int(header) if header and header.isdigit() else None
+                transport = _TransportDecoder(stream.headers.get("Content-Encoding", ""), fspec.size + (1 << 20), url)
                 check = _PayloadCheck(fspec, url)
-                received = 0
-                while True:
-                    _check_cancel(cancel)
-                    chunk = response.read(_CHUNK)
-                    if not chunk:
-                        break
-                    received += len(chunk)
+                received, sniffed = 0, False
+                for raw in stream.chunks():
+                    received += len(raw)
+                    chunk = transport.decode(raw)
+                    if not sniffed and chunk:
+                        _sniff_web_page(chunk, stream.headers.get("Content-Type", ""), url, fspec)
+                        sniffed = True
                     try:
                         out.write(chunk)
                     except OSError as exc:
@@ -247,6 +285,10 @@ def _fetch(
         except OSError as exc:
             raise _LocalError(f"cannot write {final}: {exc.strerror or exc}") from None
         return final
+    except Cancelled:
+        raise DownloadCancelled("download cancelled; nothing half-written was kept") from None
+    except StreamFailure as exc:
+        raise _Failure(str(exc), exc.transient) from None
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -300,6 +342,7 @@ def download_dataset(
     cancel: CancelCallback | None = None,
     mirrors: Sequence[str] | None = None,
     timeout: float = 20,
+    total_timeout: float | None = 1800,
 ) -> Path:
     """Download the dataset's files into ``dest_dir`` (default: the per-user cache) and return it.
 
@@ -307,8 +350,10 @@ def download_dataset(
     decompressed payload bytes of the files being fetched (``total`` is exact
     here; it may drop back when a mirror fails mid-file and the next is tried).
     ``cancel()`` returning True stops with DownloadCancelled; files completed
-    and verified before that are kept. ``timeout`` is per network operation,
-    in seconds. Raises ValueError for a non-https mirror, DownloadError when
+    and verified before that are kept (it is answered within 0.1 s, also while
+    connecting or waiting for data). ``timeout`` is per network operation, in
+    seconds; a mirror slower than 1 kB/s over two such windows counts as stalled,
+    and ``total_timeout`` bounds each file's whole transfer. Raises ValueError for a non-https mirror, DownloadError when
     every mirror fails for a file.
     """
     spec = get_spec(name)
@@ -330,7 +375,7 @@ def download_dataset(
         progress(0, total)
     for fspec in todo:
         report = (lambda n, base=done: progress(base + n, total)) if progress else (lambda n: None)
-        final = _fetch_from_mirrors(spec, fspec, bases, dest, timeout, cancel, report)
+        final = _fetch_from_mirrors(spec, fspec, bases, dest, (timeout, total_timeout), cancel, report)
         _remove_other_variants(dest, fspec, final)
         done += fspec.size
     return dest
@@ -341,17 +386,19 @@ def _fetch_from_mirrors(
     fspec: FileSpec,
     bases: list[str],
     dest: Path,
-    timeout: float,
+    timeouts: tuple[float, float | None],
     cancel: CancelCallback | None,
     report: Callable[[int], None],
 ) -> Path:
+    timeout, total_timeout = timeouts
     failures: list[str] = []
+    network_trouble = False  # did any mirror fail to answer (vs. answer with the wrong thing)?
     for base in bases:
         url = base + fspec.filename
         for attempt in (1, 2):
             _check_cancel(cancel)
             try:
-                return _fetch(url, fspec, dest, timeout, cancel, report)
+                return _fetch(url, fspec, dest, timeout, cancel, report, total_timeout)
             except DownloadCancelled:
                 raise
             except _LocalError as exc:
@@ -364,6 +411,8 @@ def _fetch_from_mirrors(
                 failure = _describe(exc, timeout)
                 if isinstance(exc, urllib.error.HTTPError):
                     exc.close()  # it holds the response
+            network_trouble = network_trouble or failure.transient or "refused" in str(failure) \
+                or "not found" in str(failure)
             log.info("download of %s failed (try %d): %s", url, attempt, failure)
             if not (failure.transient and attempt == 1):
                 failures.append(f"{url}: {failure}" + (" (after a retry)" if attempt == 2 else ""))
@@ -373,6 +422,7 @@ def _fetch_from_mirrors(
     raise DownloadError(
         f"Could not download {spec.title} file {fspec.filename}:\n  "
         + "\n  ".join(failures)
-        + f"\nCheck the internet connection and try again, or get the files ({names}) "
-        f"some other way and put them in {dest}."
+        + ("\nCheck the internet connection and try again, or get" if network_trouble else
+           "\nThe mirrors answered, but not with this dataset file. Get")
+        + f" the files ({names}) some other way and put them in {dest}."
     )

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from mnist_desktop.core.errors import ImageError
+from mnist_desktop.core.safe_io import PathProblem, check_regular_file
 
 PREPROCESS_VERSION = 1
 
@@ -33,6 +35,8 @@ BOX_SIZE = 20
 CENTRE = 14.0
 # Images larger than this are refused before decoding (decompression bombs).
 MAX_IMAGE_PIXELS = 50_000_000
+# A digit needs a few pixels each way; a 1x2 "image" would still be read as some digit.
+MIN_IMAGE_SIDE = 8
 
 # A picture whose ink differs from its background by less than this (on a 0..1
 # scale) is treated as blank: it is sensor noise or an empty canvas, not a digit.
@@ -62,6 +66,18 @@ def to_model_input(image: np.ndarray) -> np.ndarray | None:
     return None if found is None else _normalise_box(found[1])
 
 
+def _check_size(name: str, width: int, height: int) -> None:
+    """Refuse pictures too big to decode safely or too small to hold a digit."""
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ImageError(
+            f"{name}: image is {width}x{height} pixels, larger than the "
+            f"{MAX_IMAGE_PIXELS // 1_000_000} megapixel limit; shrink it first"
+        )
+    if min(width, height) < MIN_IMAGE_SIDE:
+        raise ImageError(f"{name}: image is {width}x{height} pixels, too small to hold a digit "
+                         f"(at least {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}); use a larger picture")
+
+
 def load_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as grey float32 HxW in [0, 1], transparency composited.
 
@@ -71,8 +87,10 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     because the CLI and GUI show that message to the user as is.
     """
     name = str(path)
-    if not Path(path).is_file():
-        raise ImageError(f"{name}: no such image file (check the path)")
+    try:
+        check_regular_file(path, "image")
+    except PathProblem as err:
+        raise ImageError(str(err)) from None
     try:
         with warnings.catch_warnings():
             # Pillow warns about sizes over its own limit (rejected below anyway)
@@ -80,17 +98,18 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
             warnings.simplefilter("ignore")
             with Image.open(path) as img:
                 width, height = img.size
-                if width * height > MAX_IMAGE_PIXELS:
-                    raise ImageError(
-                        f"{name}: image is {width}x{height} pixels, larger than the "
-                        f"{MAX_IMAGE_PIXELS // 1_000_000} megapixel limit; shrink it first"
-                    )
+                _check_size(name, width, height)
                 img.load()
-                array = _pil_to_array(img)
+                # a phone photo stores "rotate 90°" in EXIF instead of rotating the pixels
+                upright = ImageOps.exif_transpose(img)
+                array = _pil_to_array(upright)
     except ImageError:
         raise
     except Image.DecompressionBombError as exc:
-        raise ImageError(f"{name}: image is too large to open safely ({exc})") from exc
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f" ({int(found.group(1)) / 1e6:,.0f} megapixels)" if found else ""
+        raise ImageError(f"{name}: the image{size} is larger than the {MAX_IMAGE_PIXELS // 1_000_000} "
+                         "megapixel limit; shrink it first") from None
     except Exception as exc:  # noqa: BLE001 - Pillow's decoders raise many types on bad data
         raise ImageError(
             f"{name}: cannot read this file as an image ({type(exc).__name__}: {exc}); "

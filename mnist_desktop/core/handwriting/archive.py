@@ -21,6 +21,7 @@ from PIL import Image
 from mnist_desktop.core.data.preprocess import to_model_input
 from mnist_desktop.core.errors import ConfigError, DatasetError, ImageError, MnistDesktopError
 from mnist_desktop.core.fileio import ZIP_READ_ERRORS, atomic_writer
+from mnist_desktop.core.safe_io import read_zip_entry
 from mnist_desktop.core.handwriting.store import _ID_RE, INDEX_NAME, MAX_INDEX_BYTES, HandwritingSet, check_label
 
 EXPORT_FIELDS = ("file", "label", "source", "created", "predicted")
@@ -98,6 +99,7 @@ def import_zip(store: HandwritingSet, path: str | Path) -> ImportReport:
     counted as duplicates, so importing an export twice adds nothing.
     """
     source = Path(path)
+    store._check_writable()
     try:
         zf = zipfile.ZipFile(source)
     except FileNotFoundError:
@@ -113,10 +115,9 @@ def import_zip(store: HandwritingSet, path: str | Path) -> ImportReport:
         index = by_name.get(INDEX_NAME) or next((i for n, i in by_name.items() if n.endswith("/" + INDEX_NAME)), None)
         if index is None:
             raise DatasetError(f"{source} has no {INDEX_NAME}; export your drawings from MNIST Desktop to get one")
-        if index.file_size > MAX_INDEX_BYTES:
-            raise DatasetError(f"{source}: {index.filename} is too large ({index.file_size:,} bytes)")
-        try:
-            text = zf.read(index).decode("utf-8-sig")
+        try:  # streamed with a running limit: the declared size may be a lie
+            text = read_zip_entry(zf, index, MAX_INDEX_BYTES, lambda why: DatasetError(f"{source}: {why}")
+                                  ).decode("utf-8-sig")
         except (UnicodeDecodeError, *ZIP_READ_ERRORS) as err:
             raise DatasetError(f"{source}: {index.filename} cannot be read as UTF-8 text ({err})") from None
         prefix = index.filename[: -len(INDEX_NAME)]
@@ -124,15 +125,21 @@ def import_zip(store: HandwritingSet, path: str | Path) -> ImportReport:
         if not reader.fieldnames or "file" not in reader.fieldnames or "label" not in reader.fieldnames:
             raise DatasetError(f"{source}: {index.filename} needs the columns 'file' and 'label'")
         used: set[str] = set()
-        for n, row in enumerate(reader, start=2):
-            name = str(row.get("file") or "").strip()
-            where = name or f"{INDEX_NAME} line {n}"
-            try:
-                _import_row(store, zf, by_name, prefix, row, name, used, report)
-            except MnistDesktopError as err:
-                report.skipped.append((where, str(err).removeprefix(f"{name}: ")))
-            except KeyError as err:  # e.g. a zip entry listed twice in a corrupt archive
-                report.skipped.append((where, f"cannot be read ({err})"))
+        try:
+            for n, row in enumerate(reader, start=2):
+                name = str(row.get("file") or "").strip()
+                where = name or f"{INDEX_NAME} line {n}"
+                try:
+                    _import_row(store, zf, by_name, prefix, row, name, used, report)
+                except MnistDesktopError as err:
+                    report.skipped.append((where, str(err).removeprefix(f"{name}: ")))
+                except KeyError as err:  # e.g. a zip entry listed twice in a corrupt archive
+                    report.skipped.append((where, f"cannot be read ({err})"))
+        except csv.Error as err:  # e.g. a field over csv's size limit
+            report.skipped.append((index.filename, f"the rest cannot be read as CSV ({err})"))
+        finally:
+            if report.added:  # one index write for the whole import; each PNG is already safe on disk
+                store.save()
     return report
 
 def _import_row(store: HandwritingSet, zf: zipfile.ZipFile, by_name: dict[str, zipfile.ZipInfo], prefix: str,
@@ -146,15 +153,14 @@ def _import_row(store: HandwritingSet, zf: zipfile.ZipFile, by_name: dict[str, z
     info = by_name.get(prefix + name) or by_name.get(name)
     if info is None or info.is_dir():
         raise ImageError("not found in the zip")
-    if info.file_size > MAX_PNG_BYTES:
-        raise ImageError(f"{info.file_size:,} bytes is more than the {MAX_PNG_BYTES >> 20} MB limit")
     stem = Path(name).stem
     sample_id = stem if _ID_RE.match(stem) else None
     if sample_id is not None and sample_id in store:
         report.duplicates += 1
         return
     try:
-        data = zf.read(info)
+        data = read_zip_entry(zf, info, MAX_PNG_BYTES,
+                              lambda why: ImageError(f"{why}; over the {MAX_PNG_BYTES >> 20} MB limit"))
     except ZIP_READ_ERRORS as err:
         raise ImageError(f"cannot be read from the zip ({err})") from None
     picture = _decode_png(data, name)
@@ -168,8 +174,8 @@ def _import_row(store: HandwritingSet, zf: zipfile.ZipFile, by_name: dict[str, z
         predicted = None
     created = str(row.get("created") or "").strip()[:40] or None
     drawing = _canvas_like(picture)
-    sample = store.add(drawing, label, source="import", predicted=predicted, model_input=model_input,
-                      sample_id=sample_id, created=created)
+    sample = store._write_sample(drawing, label, source="import", predicted=predicted, model_input=model_input,
+                                 sample_id=sample_id, created=created)
     report.added.append(sample.id)
 
 

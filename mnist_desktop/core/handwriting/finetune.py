@@ -86,7 +86,7 @@ class FinetuneOptions:
 
 def replay_dataset_name(data_dir: str | None = None) -> str:
     """Full MNIST when it is on disk, otherwise the bundled subset: fine-tuning never downloads."""
-    from mnist_desktop.core.data.datasets import dataset_status
+    from mnist_desktop.core.data.availability import dataset_status
 
     return "mnist" if dataset_status("mnist", data_dir).startswith("found") else "mnist-subset"
 

@@ -12,30 +12,34 @@ On disk (``user_data_dir()/personal``; flat, so a person can look inside)::
     samples/<id>.png    the raw drawing (canvas picture, 8-bit grey)
     samples/<id>.npy    its 28x28 float32 model input (read with allow_pickle=False)
 
-The index is written last when adding and first when deleting, so a crash can
-leave an unlisted file behind but never a listed sample without its files.
+The PNG is the truth: it carries its own label (see :mod:`.sample_files` for
+the write order), the ``.npy`` is recomputed from it when missing, and the
+index is rewritten atomically with a backup (:mod:`.index_file`). A damaged
+index is repaired from the files, never read as an empty set; a damage that
+needs the person's say opens the store read-only (``blocked``) until
+:meth:`HandwritingSet.repair` (:mod:`.recovery`). An Add never shrinks the set.
 
 Fine-tuning on them lives in :mod:`.finetune`.
 """
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import dataclasses
 import datetime as _dt
 import hashlib
-import io
-import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
-from PIL import Image
 
 from mnist_desktop.core.errors import ConfigError, DatasetError, ImageError, MnistDesktopError
 from mnist_desktop.core.fileio import atomic_write_bytes
+from mnist_desktop.core.handwriting import recovery
+from mnist_desktop.core.handwriting.index_file import MAX_INDEX_BYTES, encode_rows, write_index  # noqa: F401 - archive reads it here
+from mnist_desktop.core.handwriting.sample_files import npy_bytes, png_bytes, read_npy, read_png
 from mnist_desktop.core.paths import user_data_dir
 from mnist_desktop.core.data.preprocess import load_image, to_model_input
 
@@ -48,9 +52,7 @@ SAMPLES_DIR = "samples"
 INDEX_FIELDS = ("id", "label", "source", "created", "predicted")
 SOURCES = ("example", "correction", "session", "import")
 # ids become file names: keep them to a safe alphabet so a tampered index cannot point outside the folder
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-MAX_INDEX_BYTES = 16 << 20  # ~200,000 rows: far beyond any hand-drawn set
-MAX_NPY_BYTES = 64 << 10  # a 28x28 float32 array is 3,264 bytes
+_ID_RE = recovery.ID_RE
 DIGIT_DATASETS = ("mnist", "mnist-subset")
 
 
@@ -96,6 +98,11 @@ class Sample:
         return {"id": self.id, "label": str(self.label), "source": self.source, "created": self.created,
                 "predicted": "" if self.predicted is None else str(self.predicted)}
 
+    def meta(self) -> dict[str, Any]:
+        """What the PNG itself records, so the set can be rebuilt without the index."""
+        return {"label": self.label, "source": self.source, "created": self.created, "predicted": self.predicted}
+
+
 
 @dataclass
 class Split:
@@ -109,27 +116,6 @@ class Split:
         """A split fixed earlier (when a run started), keeping only drawings that still exist."""
         present = set(handwriting.ids())
         return cls([i for i in train_ids if i in present], [i for i in held_out_ids if i in present])
-
-
-def _png_bytes(drawing: np.ndarray) -> bytes:
-    """Encode a grey drawing (float [0, 1] or uint8) as an 8-bit grey PNG."""
-    arr = np.asarray(drawing)
-    if arr.ndim != 2 or arr.size == 0:
-        raise ImageError(f"a drawing must be a non-empty 2-D grey picture, got shape {arr.shape}")
-    if arr.dtype != np.uint8:
-        arr = np.asarray(arr, np.float64)
-        if not np.isfinite(arr).all():
-            raise ImageError("the drawing contains NaN or infinite pixels")
-        arr = np.clip(np.rint(arr * 255.0), 0, 255).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(arr, mode="L").save(buf, "PNG")
-    return buf.getvalue()
-
-
-def _npy_bytes(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.lib.format.write_array(buf, np.ascontiguousarray(array, np.float32), allow_pickle=False)
-    return buf.getvalue()
 
 
 def _check_model_input(array: Any, where: str) -> np.ndarray:
@@ -155,8 +141,15 @@ class HandwritingSet:
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else handwriting_dir()
         self.samples: list[Sample] = []
-        self.problems: list[str] = []  # what load() had to leave out, for the person to see
+        self.problems: list[str] = []  # what load() had to leave out or rebuild, for the person to see
+        self.damage: list[str] = []  # what is wrong on disk and worth a repair (see .recovery)
+        self.fixes: list[str] = []  # small things the next write tidies (a byte-order mark, a dropped row)
+        self.blocked: str | None = None  # why writes wait for repair(); None = writable
+        self.unlabelled: list[str] = []  # drawings on disk whose label cannot be read
         self._inputs: dict[str, np.ndarray] = {}
+        self._rebuild_inputs: set[str] = set()
+        self._stray_inputs: list[str] = []
+        self._known_count = 0  # drawings known to be in the index on disk: no Add may write fewer
 
     # ------------------------------------------------------------------ files
     @property
@@ -171,38 +164,31 @@ class HandwritingSet:
 
     @classmethod
     def load(cls, root: str | Path | None = None) -> "HandwritingSet":
-        """Read the index and every model input; bad rows/files are skipped into ``problems``.
+        """Read the set from disk without writing anything (see :mod:`.recovery`).
 
-        A missing folder or index is an empty set, not an error: the set starts empty.
+        A missing folder or index is an empty set. A damaged index is read as far
+        as it goes and checked against the sample files: ``needs_repair`` then
+        says so, :meth:`repair` fixes it, and ``blocked`` (read-only) is set
+        when the repair needs the person's say.
         """
         ds = cls(root)
-        path = ds.index_path
-        if not path.exists():
-            return ds
-        try:
-            if path.stat().st_size > MAX_INDEX_BYTES:
-                raise DatasetError(f"{path} is larger than {MAX_INDEX_BYTES >> 20} MB; it is not a drawings index")
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise DatasetError(f"{path} is not UTF-8 text; restore it from an export or delete it to start again") from None
-        except OSError as err:
-            raise DatasetError(f"cannot read {path}: {err.strerror or err}") from None
-        seen: set[str] = set()
-        for n, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
-            try:
-                sample = ds._sample_from_row(row)
-                if sample.id in seen:
-                    raise DatasetError(f"id {sample.id} is listed twice")
-                model_input = ds._read_input(sample.id)
-                if not ds.drawing_path(sample.id).is_file():
-                    raise DatasetError(f"its drawing {ds.drawing_path(sample.id).name} is missing")
-            except MnistDesktopError as err:
-                ds.problems.append(f"{path.name} line {n}: {err}")
-                continue
-            seen.add(sample.id)
-            ds.samples.append(sample)
-            ds._inputs[sample.id] = model_input
+        recovery.scan(ds)
         return ds
+
+    @property
+    def needs_repair(self) -> bool:
+        """Something on disk is out of step with the set (damaged index, files to rebuild)."""
+        return bool(self.damage or self.blocked or self.fixes or self._rebuild_inputs or self._stray_inputs)
+
+    def repair(self) -> str:
+        """Fix what :meth:`load` found (nothing is deleted); return a summary for the person."""
+        return recovery.repair(self)
+
+    def _check_writable(self) -> None:
+        if self.blocked:
+            raise DatasetError(f"Your drawings are open read-only: {self.blocked}")
+        if self.needs_repair:
+            recovery.repair(self)  # self-healing: the files are the truth, nothing is lost
 
     @staticmethod
     def _sample_from_row(row: Mapping[str, Any]) -> Sample:
@@ -218,33 +204,31 @@ class HandwritingSet:
 
     def _read_input(self, sample_id: str) -> np.ndarray:
         path = self.input_path(sample_id)
-        try:
-            if path.stat().st_size > MAX_NPY_BYTES:
-                raise DatasetError(f"{path.name} is too large for a 28x28 model input")
-            with path.open("rb") as handle:
-                array = np.load(handle, allow_pickle=False)
-        except FileNotFoundError:
-            raise DatasetError(f"its model input {path.name} is missing") from None
-        except (OSError, ValueError, EOFError) as err:
-            raise DatasetError(f"{path.name} is not a valid .npy array ({err})") from None
+        array = read_npy(path)
         try:
             return _check_model_input(array, path.name)
         except ImageError as err:
             raise DatasetError(str(err)) from None
 
-    def save(self) -> None:
-        """Write the index atomically (the sample files are already on disk)."""
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=INDEX_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        for sample in self.samples:
-            writer.writerow(sample.row())
+    def save(self, *, allow_shrink: bool = False) -> None:
+        """Write the index atomically, keeping the previous one as ``labels.csv.bak``.
+
+        Refuses to list fewer drawings than the index on disk holds unless
+        ``allow_shrink`` (a delete or a repair): an Add never shrinks the set.
+        """
+        if self.blocked:
+            raise DatasetError(f"Your drawings are open read-only: {self.blocked}")
+        if not allow_shrink and len(self.samples) < self._known_count:
+            raise DatasetError(f"refusing to write an index of {len(self.samples)} drawings over one of "
+                               f"{self._known_count} in {self.index_path}; reopen the drawings and try again")
+        data = encode_rows(INDEX_FIELDS, (sample.row() for sample in self.samples))
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(self.index_path, buf.getvalue().encode("utf-8"))
+            write_index(self.index_path, data)
         except OSError as err:
             raise DatasetError(f"could not save your handwriting set index {self.index_path}: {err.strerror or err}. "
                                "Check that the folder is writable; the previous index is unchanged.") from None
+        self._known_count = len(self.samples)
 
     # ------------------------------------------------------------------ queries
     def __len__(self) -> int:
@@ -294,6 +278,22 @@ class HandwritingSet:
         ink on black); ``model_input`` defaults to ``to_model_input(drawing)``.
         A blank drawing is an :class:`ImageError`.
         """
+        self._check_writable()
+        sample = self._write_sample(drawing, label, source=source, predicted=predicted, model_input=model_input,
+                                    sample_id=sample_id, created=created)
+        try:
+            self.save()
+        except DatasetError:
+            self.samples.pop()
+            self._inputs.pop(sample.id, None)
+            for path in (self.drawing_path(sample.id), self.input_path(sample.id)):
+                path.unlink(missing_ok=True)
+            raise
+        return sample
+
+    def _write_sample(self, drawing: np.ndarray, label: Any, *, source: str, predicted: int | None,
+                      model_input: np.ndarray | None, sample_id: str | None, created: str | None) -> Sample:
+        """Write one sample's files (npy, then the PNG that commits it) and list it in memory."""
         label = check_label(label)
         predicted = None if predicted is None else check_label(predicted)
         if source not in SOURCES:
@@ -303,33 +303,26 @@ class HandwritingSet:
             if model_input is None:
                 raise ImageError("the canvas is empty: draw a digit first")
         model_input = _check_model_input(model_input, "drawing")
-        png = _png_bytes(drawing)
         sample_id = sample_id or new_sample_id()
         while sample_id in self:
             sample_id = new_sample_id()
         if not _ID_RE.match(sample_id):
             raise ConfigError("id", f"{sample_id[:40]!r} may only use letters, digits, '-' and '_'")
         sample = Sample(sample_id, label, source, created or _now(), predicted)
+        png = png_bytes(drawing, sample.meta())
         paths = (self.drawing_path(sample_id), self.input_path(sample_id))
         try:
             paths[0].parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(paths[0], png)
-            atomic_write_bytes(paths[1], _npy_bytes(model_input))
+            atomic_write_bytes(paths[1], npy_bytes(model_input))
+            atomic_write_bytes(paths[0], png)  # the commit: from here on the drawing survives a crash
         except OSError as err:
             for path in paths:
-                path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)
             raise DatasetError(f"could not save the drawing in {paths[0].parent}: {err.strerror or err}. "
                                "Check that the folder is writable.") from None
         self.samples.append(sample)
         self._inputs[sample_id] = model_input
-        try:
-            self.save()
-        except DatasetError:
-            self.samples.pop()
-            self._inputs.pop(sample_id, None)
-            for path in paths:
-                path.unlink(missing_ok=True)
-            raise
         return sample
 
     def relabel(self, sample_id: str, label: Any) -> Sample:
@@ -337,9 +330,11 @@ class HandwritingSet:
         label = check_label(label)
         for i, sample in enumerate(self.samples):
             if sample.id == sample_id:
+                self._check_writable()
                 old = sample
                 self.samples[i] = dataclasses.replace(sample, label=label)
                 try:
+                    self._rewrite_png(self.samples[i])
                     self.save()
                 except DatasetError:
                     self.samples[i] = old
@@ -347,26 +342,32 @@ class HandwritingSet:
                 return self.samples[i]
         raise KeyError(sample_id)
 
+    def _rewrite_png(self, sample: Sample) -> None:
+        """Give the stored PNG the sample's current label (the PNG is the truth)."""
+        try:
+            picture, _meta = read_png(self.drawing_path(sample.id))
+            atomic_write_bytes(self.drawing_path(sample.id), png_bytes(picture, sample.meta()))
+        except OSError as err:
+            raise DatasetError(f"could not relabel {self.drawing_path(sample.id)}: {err.strerror or err}. "
+                               "Check that the folder is writable; the label is unchanged.") from None
+
     def delete(self, sample_ids: Iterable[str]) -> int:
-        """Remove samples (index first, then files); return how many were removed."""
+        """Remove samples (drawing first, then its model input, then the index); return how many."""
         doomed = set(sample_ids)
-        before = list(self.samples)
-        self.samples = [s for s in self.samples if s.id not in doomed]
-        removed = [s.id for s in before if s.id in doomed]
+        removed = [s.id for s in self.samples if s.id in doomed]
         if not removed:
             return 0
-        try:
-            self.save()
-        except DatasetError:
-            self.samples = before
-            raise
+        self._check_writable()
         for sample_id in removed:
+            try:
+                self.drawing_path(sample_id).unlink(missing_ok=True)
+            except OSError as err:
+                raise DatasetError(f"could not delete {self.drawing_path(sample_id)}: {err.strerror or err}") from None
+            with contextlib.suppress(OSError):
+                self.input_path(sample_id).unlink(missing_ok=True)  # a stray .npy is swept by a repair
             self._inputs.pop(sample_id, None)
-            for path in (self.drawing_path(sample_id), self.input_path(sample_id)):
-                try:
-                    path.unlink(missing_ok=True)
-                except OSError:
-                    pass  # an orphan file is harmless: the index no longer lists it
+        self.samples = [s for s in self.samples if s.id not in doomed]
+        self.save(allow_shrink=True)
         return len(removed)
 
     # ------------------------------------------------------------------ split

@@ -28,7 +28,8 @@ import numpy as np
 
 from mnist_desktop.core.data.dataset_specs import class_names_for
 from mnist_desktop.core.errors import CheckpointError
-from mnist_desktop.core.fileio import ZIP_READ_ERRORS, atomic_writer
+from mnist_desktop.core.fileio import ZIP_READ_ERRORS, atomic_writer, sweep_stale_temps
+from mnist_desktop.core.safe_io import PathProblem, check_regular_file, check_save_target, read_npy_bounded, read_zip_entry
 from mnist_desktop.core.models.networks import MODELS, param_shapes
 from mnist_desktop.core.data.preprocess import PREPROCESS_VERSION
 
@@ -37,6 +38,9 @@ FORMAT_VERSION = 1
 MAX_METADATA_BYTES = 1 << 20  # 1 MiB of JSON is far more than any honest checkpoint needs
 MAX_ARRAY_BYTES = 64 << 20  # the largest model (MLP) is ~1 MB
 MAX_ENTRIES = 64
+#: Trained weights stay far below this; larger finite values (3e38 was found in
+#: the wild) overflow every logit to inf/NaN, so such a file is refused on load.
+MAX_ABS_WEIGHT = 1e6
 
 Params = dict[str, dict[str, np.ndarray]]
 
@@ -95,13 +99,22 @@ def save_checkpoint(
     model_name: str,
     params: Mapping[str, Mapping[str, Any]],
     metadata: Mapping[str, Any] | None = None,
+    *,
+    allow_special: bool = False,
 ) -> Path:
     """Write ``params`` and ``metadata`` to ``path`` atomically; return the path.
 
     The previous file at ``path`` survives any failure (read-only folder, full
     disk, vanished directory): those raise :class:`CheckpointError` naming the path.
+    The target is checked first (:func:`check_save_target`: no device, no
+    read-only file, no symlink unless ``allow_special``), and temp files a
+    killed earlier save left beside it are swept.
     """
-    target = Path(path)
+    try:
+        target = check_save_target(path, "model", allow_special=allow_special)
+    except PathProblem as err:
+        raise CheckpointError(f"could not save the model: {err}") from None
+    sweep_stale_temps(target)
     meta = dict(_json_safe(metadata or {}))
     meta.update(
         format=FORMAT_NAME,
@@ -139,10 +152,9 @@ def _read_metadata(path: Path, zf: zipfile.ZipFile) -> dict[str, Any]:
         info = zf.getinfo("metadata.json")
     except KeyError:
         raise _fail(path, "it has no metadata.json (was it saved by mnist-desktop?)") from None
-    if info.file_size > MAX_METADATA_BYTES:
-        raise _fail(path, f"metadata.json is {info.file_size} bytes (limit {MAX_METADATA_BYTES})")
+    raw = read_zip_entry(zf, info, MAX_METADATA_BYTES, lambda why: _fail(path, why))
     try:
-        meta = json.loads(zf.read(info).decode("utf-8"))
+        meta = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         raise _fail(path, f"metadata.json is not valid JSON ({err})") from None
     if not isinstance(meta, dict):
@@ -150,8 +162,19 @@ def _read_metadata(path: Path, zf: zipfile.ZipFile) -> dict[str, Any]:
     if meta.get("format") != FORMAT_NAME:
         raise _fail(path, f"metadata 'format' is {str(meta.get('format'))[:60]!r}, expected {FORMAT_NAME!r}")
     version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
-        raise _fail(path, f"format_version {str(version)[:20]} is not supported (this app reads ≤ {FORMAT_VERSION}); update mnist-desktop")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise _fail(path, f"'format_version' must be a whole number, got {type(version).__name__} "
+                          f"{json.dumps(version)[:20]}; the file was not written by mnist-desktop or was edited")
+    if version > FORMAT_VERSION:
+        raise _fail(path, f"format_version {version} is not supported: it is newer than this app reads ({FORMAT_VERSION}); update mnist-desktop")
+    if version < 1:
+        raise _fail(path, f"format_version {version} is not a valid version (versions start at 1)")
+    prep = meta.get("preprocess_version", PREPROCESS_VERSION)
+    if isinstance(prep, bool) or not isinstance(prep, int) or prep < 1:
+        raise _fail(path, f"'preprocess_version' must be a whole number ≥ 1, got {json.dumps(prep)[:20]}")
+    if prep > PREPROCESS_VERSION:
+        raise _fail(path, f"it expects image preprocessing version {prep}, this app has {PREPROCESS_VERSION}; "
+                          "its answers would be wrong here: update mnist-desktop")
     model = meta.get("model")
     if not isinstance(model, str) or model not in MODELS:
         raise _fail(path, f"unknown model architecture {str(model)[:60]!r} (known: {', '.join(MODELS)})")
@@ -166,14 +189,17 @@ def _read_metadata(path: Path, zf: zipfile.ZipFile) -> dict[str, Any]:
     return meta
 
 
-def _read_array(path: Path, zf: zipfile.ZipFile, entry: str) -> np.ndarray:
+def _read_array(path: Path, zf: zipfile.ZipFile, entry: str, shape: tuple[int, ...], dtype: str,
+                model: str) -> np.ndarray:
+    """One parameter: streamed with a running size limit, header checked before the payload."""
     info = zf.getinfo(entry)
-    if info.file_size > MAX_ARRAY_BYTES:
-        raise _fail(path, f"{entry} is {info.file_size} bytes (limit {MAX_ARRAY_BYTES})")
-    try:
-        return np.lib.format.read_array(io.BytesIO(zf.read(info)), allow_pickle=False)
-    except ZIP_READ_ERRORS as err:
-        raise _fail(path, f"{entry} is not a valid array ({err})") from None
+    expected_bytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    limit = min(MAX_ARRAY_BYTES, expected_bytes + 4096)  # the header is < 4 KiB
+    data = read_zip_entry(zf, info, limit, lambda why: _fail(path, why))
+    where = entry.removeprefix("params/").removesuffix(".npy")
+    return read_npy_bounded(
+        data, lambda why: _fail(path, f"{where} {why} (the {model!r} architecture needs {shape} {dtype})"),
+        shape=shape, dtype=dtype, max_bytes=limit)
 
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
@@ -183,7 +209,10 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     architecture needs is present with the exact shape and dtype, finite, with no
     extra or missing entries.
     """
-    src = Path(path)
+    try:
+        src = check_regular_file(path, "model file")
+    except PathProblem as err:
+        raise CheckpointError(str(err)) from None
     try:
         zf = zipfile.ZipFile(src)
     except FileNotFoundError:
@@ -213,15 +242,13 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
             for module, group in expected.items():
                 for name, (shape, dtype) in group.items():
                     entry = f"params/{module}/{name}.npy"
-                    arr = _read_array(src, zf, entry)
-                    if arr.shape != shape or str(arr.dtype) != dtype:
-                        raise _fail(
-                            src,
-                            f"{module}/{name} has shape {arr.shape} {arr.dtype}, the {meta['model']!r} "
-                            f"architecture needs {shape} {dtype}",
-                        )
+                    arr = _read_array(src, zf, entry, shape, dtype, meta["model"])
                     if not np.all(np.isfinite(arr)):
                         raise _fail(src, f"{module}/{name} contains NaN or infinite values")
+                    biggest = float(np.max(np.abs(arr))) if arr.size else 0.0
+                    if biggest > MAX_ABS_WEIGHT:
+                        raise _fail(src, f"{module}/{name} holds a weight of {biggest:.3g}, far beyond any trained "
+                                         f"model (limit {MAX_ABS_WEIGHT:g}); its outputs would overflow to NaN")
                     params.setdefault(module, {})[name] = arr
         except ZIP_READ_ERRORS as err:
             raise _fail(src, f"the archive is damaged ({err})") from None

@@ -217,9 +217,9 @@ class CollectTab(QWidget):
         return sample
 
     # ------------------------------------------------------------------ guided session
-    def start_session(self, times: int | None = None, seed: int | None = None) -> None:
-        """Ask for every digit ``times`` times, each round in a new random order."""
-        self.guided = GuidedSession.start(int(times or self.session_count.value()), seed)
+    def start_session(self, times: int | None = None) -> None:
+        """Ask for every digit ``times`` times, 0 to 9 in order; the prompt shows on the canvas."""
+        self.guided = GuidedSession.start(int(times or self.session_count.value()))
         self.session_progress.setRange(0, len(self.guided.queue))
         self.session_widgets.setVisible(True)
         self.session_start.setEnabled(False)
@@ -235,6 +235,7 @@ class CollectTab(QWidget):
         assert self.guided is not None
         digit, round_ = self.guided.current()
         self.session_prompt.setText(f"Draw {digit_article(digit)}  ({round_} of {self.guided.times})")
+        self.session.set_canvas_prompt(f"Draw {digit_article(digit)}")
         self.session_progress.setValue(self.guided.pos)
         self.picker.set_value(digit)
         self.update_buttons()
@@ -266,6 +267,7 @@ class CollectTab(QWidget):
 
     def end_session(self, finished: bool = False) -> None:
         guided, self.guided = self.guided, None
+        self.session.set_canvas_prompt(None)
         self.session_widgets.setVisible(False)
         self.session_start.setEnabled(True)
         self.session_count.setEnabled(True)
@@ -279,7 +281,7 @@ class CollectTab(QWidget):
 
     # ------------------------------------------------------------------ state
     def update_buttons(self) -> None:
-        has_drawing = self.session.has_drawing()
+        has_drawing = self.session.has_drawing() and not self.store.blocked  # read-only until repaired
         in_session = self.guided is not None
         self.add_button.setEnabled(has_drawing and self.picker.value() is not None and not in_session)
         self.correct_button.setEnabled(has_drawing and not in_session)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from mnist_desktop.core.errors import MnistDesktopError
 from mnist_desktop.core.handwriting.archive import ImportReport
 from mnist_desktop.core.handwriting.store import HandwritingSet, Sample
+from mnist_desktop.gui.settings_access import read_setting
 from mnist_desktop.gui.handwriting.widgets import BAD, THUMB, thumbnail
 from mnist_desktop.gui.insight.pictures import thumbnail_grid
 from mnist_desktop.gui.model_session import ModelSession
@@ -278,7 +279,7 @@ class Gallery(QWidget):
     # ------------------------------------------------------------------ zip
     @staticmethod
     def _dialog_dir() -> str:
-        return str(QSettings().value(DIR_SETTING, str(Path.home())))
+        return str(read_setting(QSettings(), DIR_SETTING, str(Path.home())))
 
     def export_dialog(self) -> None:
         if not len(self.store):

@@ -1,8 +1,12 @@
-"""A guided session: ask for every digit a few times, each round in a new random order."""
+"""A guided session: ask for every digit a few times, 0 to 9 in order, round after round.
+
+The order used to be shuffled per round; people then drew the digit they
+expected rather than the one asked for and saved it under the wrong label. A
+fixed order is predictable, and the prompt is shown large on the canvas itself.
+"""
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 
 
@@ -17,13 +21,8 @@ class GuidedSession:
     skipped: int = 0
 
     @classmethod
-    def start(cls, times: int, seed: int | None = None) -> "GuidedSession":
-        rng = random.Random(seed)
-        queue: list[tuple[int, int]] = []
-        for round_ in range(1, times + 1):
-            digits = list(range(10))
-            rng.shuffle(digits)
-            queue += [(d, round_) for d in digits]
+    def start(cls, times: int) -> "GuidedSession":
+        queue = [(digit, round_) for round_ in range(1, times + 1) for digit in range(10)]
         return cls(times=times, queue=queue)
 
     def current(self) -> tuple[int, int]:

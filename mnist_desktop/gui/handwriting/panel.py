@@ -22,10 +22,12 @@ from mnist_desktop.core.handwriting.finetune import (
     replay_dataset_name,
     trained_on_ids,
 )
+from mnist_desktop.core.handwriting.readiness import tuning_problems
 from mnist_desktop.core.handwriting.store import HandwritingSet
 from mnist_desktop.gui.handwriting.collect_tab import CollectTab
 from mnist_desktop.gui.handwriting.finetune_run import FinetuneRun
 from mnist_desktop.gui.handwriting.results_tab import ResultsTab
+from mnist_desktop.gui.handwriting.store_banner import StoreBanner
 from mnist_desktop.gui.model_session import ActiveModel, ModelSession
 from mnist_desktop.gui.run_controller import RunController
 
@@ -54,6 +56,7 @@ class HandwritingPanel(QWidget):
         self.session = session
         self.runs = runs
         self.worker: Any = None
+        self.banner = StoreBanner()
         self.store = self._load(root)
         self.measurement: dict[str, Any] | None = None
         self._mnist: tuple[float, str] | None = None  # measured MNIST accuracy and its caption
@@ -71,7 +74,9 @@ class HandwritingPanel(QWidget):
         self.tabs.addTab(_scrolled(self.results), "Results")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.banner)
         layout.addWidget(self.tabs)
+        self.banner.repairRequested.connect(self.repair)
 
         self.collect.added.connect(self._after_change)
         self.gallery.changed.connect(self._after_change)
@@ -87,12 +92,35 @@ class HandwritingPanel(QWidget):
         self.update_buttons()
 
     def _load(self, root: str | Path | None) -> HandwritingSet:
+        """Open the set; repair what the files can settle, else open read-only with the banner."""
         try:
-            return HandwritingSet.load(root)
+            store = HandwritingSet.load(root)
+        except MnistDesktopError as err:  # the loader reports damage instead of raising; this is a bug net
+            store = HandwritingSet(root)
+            store.blocked = f"Could not read your drawings: {err}"
+        if store.blocked:
+            self.banner.show_blocked(store.blocked)
+        elif store.needs_repair:
+            try:
+                self.banner.show_repaired(store.repair())
+            except MnistDesktopError as err:
+                store.blocked = str(err)
+                self.banner.show_blocked(store.blocked)
+        else:
+            self.banner.hide()
+        return store
+
+    def repair(self) -> bool:
+        """The banner's Repair: fix the set on disk (nothing is deleted) and make it writable again."""
+        try:
+            summary = self.store.repair()
         except MnistDesktopError as err:
-            message = f"Could not read your drawings: {err}"  # err is unbound once the except block ends
-            QTimer.singleShot(0, lambda: self.collect.set_status(message, error=True))
-            return HandwritingSet(root)
+            self.banner.show_blocked(f"{self.store.blocked or ''}\n\nRepair failed: {err}".strip())
+            return False
+        self.banner.show_repaired(summary)
+        self.gallery.refresh()
+        self._after_change()
+        return True
 
     def sizeHint(self) -> QSize:
         return QSize(480, 640)  # room for a 6-wide gallery; the canvas keeps the rest of the window
@@ -188,6 +216,16 @@ class HandwritingPanel(QWidget):
         options = options or self.results.options()
         if not self.results.check_options(options):
             return False
+        split = self.store.split(options.held_out, options.seed)
+        by_id = {sample.id: sample.label for sample in self.store.samples}
+        train_counts = [0] * 10
+        for sample_id in split.train_ids:
+            train_counts[int(by_id[sample_id])] += 1
+        refusals, warnings = tuning_problems(train_counts, len(split.held_out_ids))
+        if refusals:
+            status.setText("Not started: " + "; ".join(refusals) + ".")
+            return False
+        self.results.show_warnings(warnings)
         assert self.session.model is not None
         run = FinetuneRun(self.runs, self.worker, self.store, self.session.model, options, parent=self)
         if run.start() is None:

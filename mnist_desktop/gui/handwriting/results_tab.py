@@ -160,6 +160,12 @@ class ResultsTab(QWidget):
         self.tune_status.setWordWrap(True)
         self.tune_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         col.addWidget(self.tune_status)
+        self.tune_warning = QLabel("")  # how rough the before/after will be (readiness warnings)
+        self.tune_warning.setObjectName("tune-warning")
+        self.tune_warning.setWordWrap(True)
+        self.tune_warning.setStyleSheet("color: #b26a00;")
+        self.tune_warning.hide()
+        col.addWidget(self.tune_warning)
         self.use_tuned_button = QPushButton("Use the tuned model")
         self.use_tuned_button.setToolTip("Make the fine-tuned model the one that reads the canvas")
         self.use_tuned_button.setVisible(False)
@@ -258,7 +264,10 @@ class ResultsTab(QWidget):
             if before is None or after is None:
                 return "–", None
             delta = (after - before) * 100
-            return f"{delta:+.1f} pts", (GOOD if delta > 0 else BAD if delta < -tolerance * 100 else None)
+            text = f"{delta:+.1f}"
+            if float(text) == 0:  # no "−0.0": a change too small to show is no change
+                return "±0.0 pts", None
+            return f"{text} pts", (GOOD if delta > 0 else BAD if delta < -tolerance * 100 else None)
 
         cell(1, 1, format_fraction(report.personal_before))
         cell(1, 2, format_fraction(report.personal_after))
@@ -280,6 +289,11 @@ class ResultsTab(QWidget):
                          "try more drawings or fewer epochs.")
         notes.append(f"Saved as {Path(self.tuned_path or '').name} — your current model is unchanged.")
         self.tune_status.setText(" ".join(notes))
+
+    def show_warnings(self, warnings: list[str]) -> None:
+        """Readiness warnings for the run starting now (kept while it runs and in its report)."""
+        self.tune_warning.setText("⚠ " + "; ".join(warnings) + "." if warnings else "")
+        self.tune_warning.setVisible(bool(warnings))
 
     def check_options(self, options: FinetuneOptions) -> bool:
         try:

@@ -3,7 +3,9 @@
 Works for every dataset in ``core.datasets.DATASETS`` (MNIST, Fashion-MNIST, the
 bundled subset). Loading a full set means decompressing ~50 MB, so it always
 happens on a QThreadPool thread; the GUI shows "Loading…" meanwhile and a clear
-message (what to run to get it) when the dataset is not on this computer.
+message (what to run to get it) when the dataset is not on this computer. Until a
+dataset is shown, and after one fails, the pictures give way to a sentence saying
+why — never empty axes, never the last dataset's pictures under another's name.
 """
 
 from __future__ import annotations
@@ -26,14 +28,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mnist_desktop.core.data.availability import dataset_status
 from mnist_desktop.core.data.dataset_specs import class_names_for
-from mnist_desktop.core.data.datasets import Dataset, available_datasets, dataset_status, load_dataset
+from mnist_desktop.core.data.datasets import Dataset, available_datasets, load_dataset
 from mnist_desktop.core.errors import MnistDesktopError
 from mnist_desktop.core.analysis.weights import class_means
 from mnist_desktop.gui.insight.colours import grey_cmap, text_colour
 from mnist_desktop.gui.insight.mosaic_view import MosaicView, make_static
 from mnist_desktop.gui.insight.panel import InsightPanel
 from mnist_desktop.gui.insight.pictures import digit_icon, thumbnail_grid
+from mnist_desktop.gui.placeholder import sentence_pages
 from mnist_desktop.gui.insight.splitter import AdaptiveSplitter
 from mnist_desktop.gui.model_session import ModelSession
 
@@ -144,10 +148,12 @@ class DatasetBrowser(InsightPanel):
         split = AdaptiveSplitter([3, 2], ratio=1.4)
         split.addWidget(self.grid)
         split.addWidget(stats)
+        self.pages, self.placeholder = sentence_pages(split, "Open this tab to load the dataset.",
+                                                      "datasets-placeholder")
         self.body.addLayout(row)
         self.body.addLayout(filter_row)
         self.body.addWidget(self.message)
-        self.body.addWidget(split, 1)
+        self.body.addWidget(self.pages, 1)
 
         for name, title in available_datasets():
             status = dataset_status(name)
@@ -185,6 +191,9 @@ class DatasetBrowser(InsightPanel):
             self._on_loaded(self._token, self._cache[name])
             return
         self.message.setText(f"Loading {self.dataset_box.currentText()}…")
+        if self.loaded is None or self.loaded.dataset.name != name:  # no other dataset's pictures meanwhile
+            self.pages.setCurrentIndex(0)
+            self.placeholder.setText(f"Loading {self.dataset_box.currentText()}…")
         job = _Loader(self._token, name)
         job.signals.loaded.connect(self._on_loaded)
         job.signals.failed.connect(self._on_failed)
@@ -200,7 +209,9 @@ class DatasetBrowser(InsightPanel):
         self.message.setText(f"{loaded.dataset.title}: {len(loaded.dataset.train_images):,} training and "
                              f"{len(loaded.dataset.test_images):,} test images · from {loaded.dataset.source}")
         self._fill_class_box(list(loaded.dataset.class_names))
+        self._set_controls_enabled(True)
         self._show(reset_page=True)
+        self.pages.setCurrentIndex(1)
 
     def _on_failed(self, token: int, message: str) -> None:
         self._jobs.pop(token, None)
@@ -213,7 +224,17 @@ class DatasetBrowser(InsightPanel):
             self.counts_plot.removeItem(self._bars)
             self._bars = None
         self.page_label.setText("")
-        self.message.setText(f"⚠ {message}")
+        self.message.setText(f"⚠ {message.splitlines()[0]}")
+        self.pages.setCurrentIndex(0)
+        self.placeholder.setText(f"Could not show {self.dataset_box.currentText()}.\n\n{message}\n\n"
+                                 "Pick another dataset above.")
+        self._set_controls_enabled(False)
+
+    def _set_controls_enabled(self, enabled: bool) -> None:
+        """Class filter, paging and export only mean something while a dataset is shown."""
+        for widget in (self.class_box, self.split_box, self.prev_button, self.next_button, self.export_button,
+                       self.export_action):
+            widget.setEnabled(enabled)
 
     def is_loading(self) -> bool:
         return bool(self._jobs)

@@ -9,10 +9,17 @@ its answer (``evaluated(dict)``) fills three pictures:
 * per-class accuracy as bars;
 * a gallery of mistakes, most confident first (the interesting ones); click one
   to put it on the canvas and look at it with the other views.
+
+A result belongs to one model on one test set. When the active model changes
+(a training run's model, another file — not a failed load, which leaves the
+model as it was) or an evaluation fails, the pictures are cleared and a
+sentence says why, so a matrix is never shown, or exported, under a label it
+does not belong to. With nothing to show, the view is a sentence, not empty axes.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -32,13 +39,15 @@ from PySide6.QtWidgets import (
 )
 
 from mnist_desktop.core.data.dataset_specs import class_names_for
-from mnist_desktop.core.data.datasets import available_datasets, dataset_status
+from mnist_desktop.core.data.availability import dataset_status
+from mnist_desktop.core.data.datasets import available_datasets
 from mnist_desktop.core.formatting import format_fraction
 from mnist_desktop.gui.insight.colours import text_colour
 from mnist_desktop.gui.insight.matrix_view import MatrixView
 from mnist_desktop.gui.insight.mosaic_view import make_static
 from mnist_desktop.gui.insight.panel import InsightPanel
 from mnist_desktop.gui.insight.pictures import digit_icon, thumbnail_grid
+from mnist_desktop.gui.placeholder import sentence_pages
 from mnist_desktop.gui.insight.splitter import AdaptiveSplitter
 from mnist_desktop.gui.model_session import ActiveModel, ModelSession
 
@@ -47,6 +56,25 @@ EXPLANATION = ("How the active model does on a test set. Confusion matrix: rows 
                "click an image to put it on the canvas.")
 GALLERY_LIMIT = 200
 ICON_SIDE = 56
+EMPTY_TEXT = ("Nothing evaluated yet. Pick a test set above and press “Evaluate on test set”: the confusion "
+              "matrix, the accuracy per class and the mistakes appear here.")
+
+
+def percent_text(percent: float, decimals: int = 0) -> str:
+    """``percent`` (0–100) rounded for a label, but never to a misleading 100 or 0:
+    99.7 reads "99.7", not "100", and 0.3 reads "<1" — a class with mistakes is not perfect."""
+    text = f"{percent:.{decimals}f}"
+    if float(text) >= 100 and percent < 100:  # one more digit, rounded down: 99.96 → "99.9"
+        digits = decimals + 1
+        return f"{math.floor(percent * 10 ** digits) / 10 ** digits:.{digits}f}"
+    if float(text) <= 0 < percent:
+        return f"<{10 ** -decimals:g}"
+    return text
+
+
+def model_key(model: ActiveModel) -> tuple:
+    """What tells one active model from another, by value (a model announced again is the same one)."""
+    return (model.model_name, model.name, model.path, model.param_count, model.test_accuracy)
 
 
 def confusion_colours(confusion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -87,6 +115,9 @@ class EvaluationView(InsightPanel):
         self._error = ""
         self.result: dict[str, Any] | None = None
         self.cell: tuple[int, int] | None = None
+        self._model: tuple | None = None  # model_key of the active model
+        self._result_model: tuple | None = None  # … and of the model the result shown belongs to
+        self._model_title = ""
 
         self.dataset_box = QComboBox()
         for name, title in available_datasets():
@@ -110,7 +141,7 @@ class EvaluationView(InsightPanel):
         show_row.addWidget(self.counts_button)
         show_row.addWidget(self.percent_button)
         show_row.addStretch(1)
-        self.summary = QLabel("Not evaluated yet.")
+        self.summary = QLabel("")  # the placeholder below says what to do first
         self.summary.setWordWrap(True)
 
         self.matrix = MatrixView()
@@ -136,10 +167,12 @@ class EvaluationView(InsightPanel):
         split = AdaptiveSplitter([3, 2], ratio=1.5)
         for part in (self.matrix, gallery_box):
             split.addWidget(part)
+        self.pages, self.placeholder = sentence_pages(split, EMPTY_TEXT, "evaluation-placeholder")
         self.body.addLayout(controls)
         self.body.addWidget(self.summary)
         self.body.addLayout(show_row)
-        self.body.addWidget(split, 1)
+        self.body.addWidget(self.pages, 1)
+        self.dataset_box.currentIndexChanged.connect(self._on_dataset_picked)
         self._set_result_widgets_enabled(False)
         if session is not None:
             session.modelChanged.connect(self._on_model_changed)
@@ -167,14 +200,43 @@ class EvaluationView(InsightPanel):
         worker.busy.connect(self._on_busy)
 
     def _on_model_changed(self, model: ActiveModel) -> None:
+        key = model_key(model)
+        if key == self._model:
+            return  # the same model announced again (e.g. after a load that failed)
+        self._model = key
+        self._model_title = model.name if model.name != "?" else model.model_name
+        if self.result is not None and self._result_model != key:
+            before = self._result_text()
+            self.clear_result(f"The active model changed to {self._model_title}: evaluate again. "
+                              f"(Cleared: {before}.)")
         dataset = model.dataset
         if dataset == "mnist" and dataset_status("mnist") == "not downloaded":
             dataset = "mnist-subset"  # its test images are MNIST test images, and it is always there
         index = self.dataset_box.findData(dataset)
         if self.result is None and index >= 0:
             self.dataset_box.setCurrentIndex(index)
-        if self.result is not None:
-            self.summary.setText(self.summary.text().split("\n")[0] + "\nThe active model changed: evaluate again.")
+
+    def _on_dataset_picked(self) -> None:
+        """A result stays while another test set is only picked, but says which set it is for."""
+        if self.result is None:
+            return
+        if self.dataset_box.currentData() != self.result.get("dataset"):
+            self.summary.setText(f"Shown: {self._result_text()}. Press “Evaluate on test set” for "
+                                 f"{self.dataset_box.currentText()}.")
+        else:
+            self.summary.setText(self._summary_text())
+
+    def clear_result(self, why: str) -> None:
+        """Show no result (and say ``why``): nothing stale stays on screen or goes into an export."""
+        self.result = None
+        self._result_model = None
+        self.cell = None
+        self.gallery.clear()
+        self.matrix.select(None)
+        self.pages.setCurrentIndex(0)
+        self.placeholder.setText(why)
+        self.summary.setText(why.split(". ")[0] + ".")
+        self._set_result_widgets_enabled(False)
 
     def request_evaluation(self) -> None:
         """Ask the worker to evaluate the active model on the chosen test set."""
@@ -212,6 +274,8 @@ class EvaluationView(InsightPanel):
         # the worker went idle without an answer: it failed, say why here (not just in the status bar)
         self._waiting = False
         self.evaluate_button.setEnabled(True)
+        self.clear_result(f"Evaluation on {self.dataset_box.currentText()} failed: "
+                          f"{self._error or 'see the status bar'}")
         self.summary.setText(f"Evaluation failed: {self._error or 'see the status bar'}")
 
     # -- results -----------------------------------------------------------------
@@ -228,23 +292,36 @@ class EvaluationView(InsightPanel):
         result["labels"] = np.asarray(result["labels"], np.int64)
         result["probabilities"] = np.asarray(result["probabilities"], np.float32)
         self.result = result
-        confusion = result["confusion"]
-        total, correct = int(confusion.sum()), int(np.trace(confusion))
-        self.summary.setText(
-            f"{result.get('dataset_title', result.get('dataset', ''))}: accuracy {format_fraction(correct / max(total, 1))} "
-            f"({correct:,} of {total:,} test images right, {total - correct:,} wrong) · "
-            f"loss {float(result.get('loss', float('nan'))):.3f} · model {result.get('model_name', '?')}. "
-            "Bars: accuracy per true class (orange = below the overall accuracy).")
+        self._result_model = self._model
+        self.summary.setText(self._summary_text())
+        self.pages.setCurrentIndex(1)
         self._set_result_widgets_enabled(True)
         self._show_matrix()
         self._show_accuracy()
         self.select_cell(None, None)
 
+    def _result_text(self) -> str:
+        """"<model> on <test set>: accuracy N%" for the result shown."""
+        assert self.result is not None
+        confusion = self.result["confusion"]
+        total, correct = int(confusion.sum()), int(np.trace(confusion))
+        return (f"{self._model_title} on {self.result.get('dataset_title', self.result.get('dataset', ''))}: "
+                f"accuracy {format_fraction(correct / max(total, 1))}")
+
+    def _summary_text(self) -> str:
+        assert self.result is not None
+        confusion = self.result["confusion"]
+        total, correct = int(confusion.sum()), int(np.trace(confusion))
+        return (f"{self._result_text()} ({correct:,} of {total:,} test images right, {total - correct:,} wrong) · "
+                f"loss {float(self.result.get('loss', float('nan'))):.3f} · {self.result.get('model_name', '?')}. "
+                "Bars: accuracy per true class (orange = below the overall accuracy).")
+
     def class_names(self) -> list[str]:
         return class_names_for((self.result or {}).get("class_names"))
 
     def _set_result_widgets_enabled(self, enabled: bool) -> None:
-        for widget in (self.counts_button, self.percent_button, self.show_mistakes_button):
+        for widget in (self.counts_button, self.percent_button, self.show_mistakes_button, self.export_button,
+                       self.export_action):
             widget.setEnabled(enabled)
 
     def _show_matrix(self) -> None:
@@ -257,7 +334,7 @@ class EvaluationView(InsightPanel):
         else:
             rows = confusion.sum(axis=1, keepdims=True)
             frac = np.divide(confusion, rows, out=np.zeros(confusion.shape), where=rows > 0)
-            text = [[(f"{100 * v:.0f}" if v >= 0.01 else "<1" if v > 0 else "") for v in row] for row in frac]
+            text = [[percent_text(100 * v) if v > 0 else "" for v in row] for row in frac]
         names = self.class_names()
         short = [n if len(n) <= 7 else n[:6] + "…" for n in names]
         self.matrix.set_matrix(confusion, rgba=rgba, row_ticks=short, col_ticks=[str(i) for i in range(10)]
@@ -281,7 +358,7 @@ class EvaluationView(InsightPanel):
         plot.addItem(self._bars)
         self._bar_texts = []
         for row, a in zip(rows, acc):
-            item = pg.TextItem(f"{a:.0f}", color=QColor(255, 255, 255), anchor=(1.0, 0.5))
+            item = pg.TextItem(percent_text(a), color=QColor(255, 255, 255), anchor=(1.0, 0.5))
             item.setPos(a, row)
             plot.addItem(item)
             self._bar_texts.append(item)
@@ -315,7 +392,7 @@ class EvaluationView(InsightPanel):
         for index in order:
             true, pred = int(labels[index]), int(preds[index])
             p = float(probs[index, pred])
-            item = QListWidgetItem(digit_icon(images[index], ICON_SIDE), f"{names[true]}→{names[pred]}\n{100 * p:.0f}%")
+            item = QListWidgetItem(digit_icon(images[index], ICON_SIDE), f"{names[true]}→{names[pred]}\n{percent_text(100 * p)}%")
             item.setData(Qt.ItemDataRole.UserRole, int(index))
             item.setToolTip(f"Test image #{index}: true {names[true]}, predicted {names[pred]} "
                             f"with {100 * p:.1f}%.\nClick to put it on the canvas.")

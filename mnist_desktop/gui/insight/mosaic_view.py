@@ -8,12 +8,14 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QGraphicsRectItem, QWidget
 
-from mnist_desktop.core.analysis.weights import best_columns, mosaic, tile_at, tile_origin
+from mnist_desktop.core.analysis.weights import best_columns, fit_scale, mosaic, tile_at, tile_origin
 from mnist_desktop.gui.insight.colours import diverging_cmap, panel_background, text_colour
+
+REFLOW_GAIN = 1.08  # a mosaic re-flows on resize only when its tiles get at least 8 % larger
 
 
 def style_axis(axis: pg.AxisItem, colour: QColor) -> None:
@@ -78,6 +80,8 @@ class MosaicView(pg.GraphicsLayoutWidget):
         self._layout_key: tuple | None = None
         self.scene().sigMouseClicked.connect(self._on_click)
         self.setMinimumSize(100, 80)
+        self._reflow = QTimer(self, singleShot=True, interval=0)
+        self._reflow.timeout.connect(self._reflow_now)
 
     # -- content ---------------------------------------------------------------
     def set_tiles(self, tiles: np.ndarray, columns: int | None, levels: tuple[float, float],
@@ -113,10 +117,12 @@ class MosaicView(pg.GraphicsLayoutWidget):
         self.image_item.clear()
         self.select(None)
 
-    def _fitted_columns(self) -> int:
+    def _fit_area(self) -> tuple[int, int]:
         reserved = 60 if self.colorbar is not None else 0
-        area = (max(self.width() - reserved, 40), max(self.height(), 40))
-        return best_columns(len(self._tiles), self._tiles.shape[1:], area, self._gap)
+        return max(self.width() - reserved, 40), max(self.height(), 40)
+
+    def _fitted_columns(self) -> int:
+        return best_columns(len(self._tiles), self._tiles.shape[1:], self._fit_area(), self._gap)
 
     def _render(self) -> None:
         n, h, w = self._tiles.shape
@@ -140,12 +146,26 @@ class MosaicView(pg.GraphicsLayoutWidget):
 
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)
-        # (pyqtgraph calls this from its own __init__, before our attributes exist)
-        if getattr(self, "_auto_columns", False) and len(self._tiles):
-            columns = self._fitted_columns()
-            if columns != self._columns:
-                self._columns = columns
-                self._render()
+        # (pyqtgraph calls this from its own __init__, before our attributes exist.) Re-flow on the
+        # event loop, not inside the resize, and coalesced: a drag of a dock's edge re-flows once
+        reflow = getattr(self, "_reflow", None)
+        if reflow is not None and self._auto_columns and len(self._tiles):
+            reflow.start()
+
+    def _reflow_now(self) -> None:
+        """Re-flow to the best column count, but only for a clear gain (≥ REFLOW_GAIN larger tiles):
+        near a tie the layout would otherwise flip back and forth as neighbours adjust."""
+        if not (self._auto_columns and len(self._tiles)):
+            return
+        columns = self._fitted_columns()
+        if columns == self._columns:
+            return
+        area, shape = self._fit_area(), self._tiles.shape[1:]
+        gain = (fit_scale(len(self._tiles), shape, area, columns, self._gap)
+                / max(fit_scale(len(self._tiles), shape, area, self._columns, self._gap), 1e-9))
+        if gain >= REFLOW_GAIN:
+            self._columns = columns
+            self._render()
 
     def _place_labels(self, shape: tuple[int, int]) -> None:
         for item in self._labels:

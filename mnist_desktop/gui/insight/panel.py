@@ -9,6 +9,7 @@ from PySide6.QtCore import QEvent, QObject, QRect, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
+from mnist_desktop.gui.settings_access import read_setting
 from mnist_desktop.gui.insight.pictures import save_widget_png
 
 
@@ -117,7 +118,7 @@ class InsightPanel(QWidget):
 
     def export_dialog(self) -> None:
         settings = QSettings()
-        folder = Path(str(settings.value("dirs/export", str(Path.home()))))
+        folder = Path(str(read_setting(settings, "dirs/export", str(Path.home()))))
         path, _ = QFileDialog.getSaveFileName(self, "Export view as PNG", str(folder / f"{self.export_name}.png"),
                                               "PNG image (*.png)")
         if not path:

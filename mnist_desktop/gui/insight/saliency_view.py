@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import shiboken6
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -21,6 +22,7 @@ from mnist_desktop.core.analysis.overlay import input_region
 from mnist_desktop.core.analysis.saliency_methods import DEFAULT_SALIENCY, METHODS
 from mnist_desktop.core.data.dataset_specs import class_names_for
 from mnist_desktop.core.formatting import format_fraction
+from mnist_desktop.gui.settings_access import read_setting
 from mnist_desktop.gui.insight.colours import diverging_cmap, sequential_cmap
 from mnist_desktop.gui.insight.mosaic_view import MosaicView
 from mnist_desktop.gui.insight.panel import InsightPanel
@@ -73,13 +75,13 @@ class SaliencyView(InsightPanel):
         self.canvas_box.setToolTip(
             "Draw the saliency over your drawing too. It is mapped back through the crop and scale that "
             "preprocessing applied (same ink box, same 20-pixel fit), so it lines up with the strokes.")
-        self.canvas_box.setChecked(str(self.settings.value(CANVAS_SETTING, "false")).lower() == "true")
+        self.canvas_box.setChecked(bool(read_setting(self.settings, CANVAS_SETTING, False)))
         self.canvas_box.toggled.connect(self._on_canvas_toggled)
         self.method_combo = QComboBox()
         for method in METHODS:
             self.method_combo.addItem(method.label, method.name)
             self.method_combo.setItemData(self.method_combo.count() - 1, method.description, Qt.ItemDataRole.ToolTipRole)
-        saved = self.method_combo.findData(str(self.settings.value(METHOD_SETTING, DEFAULT_SALIENCY)))
+        saved = self.method_combo.findData(str(read_setting(self.settings, METHOD_SETTING, DEFAULT_SALIENCY)))
         self.method_combo.setCurrentIndex(max(saved, 0))
         self.method_combo.setToolTip(METHODS[self.method_combo.currentIndex()].description)
         self.method_combo.currentIndexChanged.connect(self._on_method_changed)
@@ -154,7 +156,8 @@ class SaliencyView(InsightPanel):
                         "blank input (|integrated gradients|, strongest = 1)")
             self.set_explanation(
                 f"Saliency for the prediction {label} ({format_fraction(float(probabilities[top]))}): {what}. "
-                "Bright red pixels are the ones the answer hinges on; on the right, the same with its sign.")
+                "Bright red pixels are the ones the answer hinges on; the picture captioned “Red raises…” "
+                "shows the same with its sign.")  # beside or below, as the dock's shape has it
         self._apply_overlays()
 
     def _clear_views(self) -> None:
@@ -194,5 +197,7 @@ class SaliencyView(InsightPanel):
 
     def on_screen_changed(self, on_screen: bool) -> None:
         self._shown = on_screen
+        if self.session is not None and not shiboken6.isValid(self.session):
+            return  # a floated dock hidden while the window (and its session) is being destroyed
         self._update_demand()
         self._apply_overlays()
