@@ -138,14 +138,14 @@ def param_count(params: hk.Params) -> int:
 def param_count_of(name: str) -> int:
     """Parameter count of a fresh model, for the model picker (shapes only, no compute)."""
     dummy = jax.ShapeDtypeStruct((1, 28, 28, 1), jnp.float32)
-    shapes = jax.eval_shape(transformed(name).init, jax.random.PRNGKey(0), dummy)
+    shapes = jax.eval_shape(lambda x: transformed(name).init(jax.random.PRNGKey(0), x), dummy)  # traced key: no compile
     return param_count(shapes)
 
 
 def param_shapes(name: str) -> dict[str, dict[str, tuple[tuple[int, ...], str]]]:
     """``{module: {param: (shape, dtype)}}`` of a fresh model; checkpoints validate against it."""
     dummy = jax.ShapeDtypeStruct((1, 28, 28, 1), jnp.float32)
-    shapes = jax.eval_shape(transformed(name).init, jax.random.PRNGKey(0), dummy)
+    shapes = jax.eval_shape(lambda x: transformed(name).init(jax.random.PRNGKey(0), x), dummy)  # traced key: no compile
     return {
         module: {p: (tuple(v.shape), str(v.dtype)) for p, v in group.items()}
         for module, group in shapes.items()
