@@ -36,6 +36,27 @@ from mnist_desktop.core.jax_setup import configure_jax  # noqa: E402
 
 configure_jax()
 
+@pytest.fixture(autouse=True)
+def _own_run_history(tmp_path, monkeypatch):
+    """Each test starts with an empty saved run history of its own (runs persist across restarts)."""
+    from mnist_desktop.core.training import run_log
+
+    monkeypatch.setattr(run_log, "default_log_path", lambda: tmp_path / "runs.json")
+
+
+@pytest.fixture(autouse=True)
+def _quit_without_asking(request, monkeypatch):
+    """Closing a window with a trained model asks "Save?" in a modal box; tests that are not
+    about that prompt answer Discard (tests marked ``quit_prompt`` drive the real box)."""
+    if request.node.get_closest_marker("quit_prompt"):
+        return
+    from PySide6.QtWidgets import QMessageBox
+
+    from mnist_desktop.gui.quit_prompt import QuitGuard
+
+    monkeypatch.setattr(QuitGuard, "_ask", lambda self, running, models: QMessageBox.StandardButton.Discard)
+
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
@@ -60,6 +81,23 @@ def trained_logreg():
     done = [event for event in trainer.run() if isinstance(event, DoneEvent)][0]
     assert done.test_accuracy is not None and done.test_accuracy > 0.8
     return done.params, dataset
+
+
+@pytest.fixture(scope="session")
+def bundled_model():
+    """The bundled checkpoint (the CNN the app opens with)."""
+    from mnist_desktop.core.models.checkpoints import load_checkpoint
+    from mnist_desktop.core.paths import bundled_model_path
+
+    return load_checkpoint(bundled_model_path())
+
+
+@pytest.fixture(scope="session")
+def mnist_subset():
+    """The bundled MNIST subset (6,000 training and 1,000 test digits)."""
+    from mnist_desktop.core.data.datasets import load_dataset
+
+    return load_dataset("mnist-subset")
 
 
 @pytest.fixture(scope="session")

@@ -126,3 +126,59 @@ def choose(combo: QComboBox, data: str) -> None:
 def click(qtbot, button) -> None:
     assert button.isEnabled(), f"{button.text()} is disabled"
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def open_shared_window(size: tuple[int, int] = (1200, 800)):
+    """A main window for a whole test module: default settings and layout, worker started, bundled model loaded.
+
+    Message boxes answer "Ok" by themselves while it is open; give the window
+    back with :func:`close_shared_window`.
+    """
+    import time
+
+    from PySide6.QtCore import QCoreApplication, QEventLoop, QSettings
+    from PySide6.QtWidgets import QMessageBox
+
+    from mnist_desktop.gui.main_window import MainWindow
+
+    QSettings().clear()  # default dock layout, saliency-on-canvas off
+    original = QMessageBox.warning
+    QMessageBox.warning = staticmethod(lambda *a, **k: QMessageBox.StandardButton.Ok)
+    win = MainWindow()
+    win._original_warning = original
+    win.resize(*size)
+    win.show()
+    win.start_worker()
+    deadline = time.monotonic() + 60  # JAX start-up and the bundled model
+    while win.session.model is None and time.monotonic() < deadline:
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 10)
+        time.sleep(0.005)
+    assert win.session.model is not None, f"the bundled model did not load: {win.model_label.text()}"
+    return win
+
+
+def close_shared_window(win) -> None:
+    """Clear the canvas, let the worker answer what it was asked, close the window."""
+    import time
+
+    from PySide6.QtCore import QCoreApplication, QEventLoop
+    from PySide6.QtWidgets import QMessageBox
+
+    win.canvas.clear()
+    win.session.refresh_prediction()  # the last throttled prediction goes out now, not after the worker stops
+    answered = win.worker.submit(lambda _model, _params: None)  # queued behind it: answered after it
+    deadline = time.monotonic() + 30
+    while not answered.done and time.monotonic() < deadline:
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 10)
+    win.close()
+    QMessageBox.warning = win._original_warning
+
+
+def show_dock(qtbot, window, key: str):
+    """Bring dock ``key`` to the front, as clicking its tab does; its view once a person can see it."""
+    dock = window.docks[key]
+    dock.show()
+    dock.raise_()
+    view = dock.widget()
+    qtbot.waitUntil(view.is_on_screen, timeout=5_000)
+    return view

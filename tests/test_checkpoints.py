@@ -48,7 +48,7 @@ def test_round_trip_is_bit_exact_with_metadata(tmp_path, cnn_params):
     ckpt = load_checkpoint(path)
     assert ckpt.model_name == "cnn" and ckpt.dataset == "fashion-mnist"
     assert ckpt.class_names[3] == "c3" and ckpt.test_accuracy == pytest.approx(0.91)
-    assert {"jax", "numpy"} <= set(ckpt.metadata["versions"]) and ckpt.metadata["preprocess_version"] == 1
+    assert {"jax", "numpy"} <= set(ckpt.metadata["versions"]) and ckpt.metadata["preprocess_version"] == 2
     for module, group in cnn_params.items():
         for name, value in group.items():
             assert ckpt.params[module][name].dtype == value.dtype

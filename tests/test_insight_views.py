@@ -6,15 +6,12 @@ each test puts the window back the way it found it.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QMessageBox
 
-from gui_helpers import canvas_point, choose, drag
+from gui_helpers import close_shared_window, open_shared_window, show_dock, canvas_point, choose, drag
 from mnist_desktop.core.data.datasets import load_dataset, to_model_array
 from mnist_desktop.core.training.evaluation import evaluate
 from mnist_desktop.core.analysis.insight import analyse_one
@@ -30,7 +27,6 @@ from mnist_desktop.core.analysis.weights import (
     logreg_templates,
 )
 from mnist_desktop.core.analysis.overlay import input_region as saliency_region
-from mnist_desktop.gui.main_window import MainWindow
 from mnist_desktop.gui.run_history import RunRecord
 from test_weights import correlation
 
@@ -42,29 +38,9 @@ SEVEN = [(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]
 
 @pytest.fixture(scope="module")
 def window(qapp):
-    from PySide6.QtCore import QCoreApplication, QEventLoop, QSettings
-
-    QSettings().clear()  # default dock layout, saliency-on-canvas off
-    original = QMessageBox.warning
-    QMessageBox.warning = staticmethod(lambda *a, **k: QMessageBox.StandardButton.Ok)
-    win = MainWindow()
-    win.resize(1200, 800)
-    win.show()
-    win.start_worker()
-    deadline = time.monotonic() + 60  # JAX start-up and the bundled model
-    while win.session.model is None and time.monotonic() < deadline:
-        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 10)
-        time.sleep(0.005)
-    assert win.session.model is not None, f"the bundled model did not load: {win.model_label.text()}"
+    win = open_shared_window((1200, 800))
     yield win
-    win.canvas.clear()
-    win.session.refresh_prediction()  # the last throttled prediction goes out now, not after the worker stops
-    answered = win.worker.submit(lambda _model, _params: None)  # queued behind it: answered after it
-    deadline = time.monotonic() + 30
-    while not answered.done and time.monotonic() < deadline:
-        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 10)
-    win.close()
-    QMessageBox.warning = original
+    close_shared_window(win)
 
 
 @pytest.fixture
@@ -76,15 +52,6 @@ def fresh(qtbot, window):
     if window.session.model.model_name != "cnn":
         window.load_default_model()
         qtbot.waitUntil(lambda: window.session.model.model_name == "cnn", timeout=20_000)
-
-
-def show(qtbot, window, key):
-    dock = window.docks[key]
-    dock.show()
-    dock.raise_()
-    view = dock.widget()
-    qtbot.waitUntil(view.is_on_screen, timeout=5_000)
-    return view
 
 
 def activate(qtbot, window, model, params):
@@ -117,12 +84,12 @@ def test_views_are_tabbed_docks_with_an_explanation(window):
 
 
 def test_export_writes_a_png_atomically(qtbot, fresh, tmp_path):
-    view = show(qtbot, fresh, "weights")
+    view = show_dock(qtbot, fresh, "weights")
     target = tmp_path / "weights.png"
     target.write_bytes(b"old")
     view.export_png(target)
     with Image.open(target) as png:
-        assert png.format == "PNG" and png.size == (view.width(), view.height())
+        assert png.format == "PNG" and png.size[0] > view.width()  # the figure at ≥ 2× (test_figure_export.py)
     assert [p.name for p in tmp_path.iterdir()] == ["weights.png"]  # no temp file left behind
 
 
@@ -131,7 +98,7 @@ def test_export_writes_a_png_atomically(qtbot, fresh, tmp_path):
 
 def test_weights_show_the_trained_logreg_templates(qtbot, fresh, trained_logreg):
     params, dataset = trained_logreg
-    view = show(qtbot, fresh, "weights")
+    view = show_dock(qtbot, fresh, "weights")
     activate(qtbot, fresh, "logreg", params)
     view.refresh_now()
     page = view.pages["logreg"]
@@ -149,7 +116,7 @@ def test_weights_show_the_trained_logreg_templates(qtbot, fresh, trained_logreg)
 
 
 def test_weights_refresh_live_while_training(qtbot, fresh, monkeypatch):
-    view = show(qtbot, fresh, "weights")
+    view = show_dock(qtbot, fresh, "weights")
     shown = []
     real_show_params = view.show_params
     monkeypatch.setattr(view, "show_params", lambda model, params, names=None: (
@@ -170,7 +137,7 @@ def test_weights_refresh_live_while_training(qtbot, fresh, monkeypatch):
 
 
 def test_weights_mlp_units_page_and_enlarge_on_click(qtbot, fresh):
-    view = show(qtbot, fresh, "weights")
+    view = show_dock(qtbot, fresh, "weights")
     params = init_params("mlp", 1)
     activate(qtbot, fresh, "mlp", params)
     view.refresh_now()
@@ -190,7 +157,7 @@ def test_weights_mlp_units_page_and_enlarge_on_click(qtbot, fresh):
 
 
 def test_weights_cnn_kernels_and_conv2_summary(qtbot, fresh):
-    view = show(qtbot, fresh, "weights")
+    view = show_dock(qtbot, fresh, "weights")
     view.refresh_now()
     page = view.pages["cnn"]
     assert view.stack.currentWidget() is page
@@ -206,7 +173,7 @@ def test_weights_cnn_kernels_and_conv2_summary(qtbot, fresh):
 
 
 def test_activations_follow_the_drawing(qtbot, fresh):
-    view = show(qtbot, fresh, "activations")
+    view = show_dock(qtbot, fresh, "activations")
     assert fresh.session.analysis_wanted()
     draw_seven(qtbot, fresh)
     qtbot.waitUntil(lambda: "conv2" in view.rows, timeout=10_000)
@@ -226,15 +193,15 @@ def test_activations_follow_the_drawing(qtbot, fresh):
 
 
 def test_no_analysis_when_no_view_needs_it(qtbot, fresh):
-    show(qtbot, fresh, "activations")
+    show_dock(qtbot, fresh, "activations")
     assert fresh.session.analysis_wanted()
-    evaluation = show(qtbot, fresh, "evaluation")  # the activations tab is no longer selected
+    evaluation = show_dock(qtbot, fresh, "evaluation")  # the activations tab is no longer selected
     assert not fresh.docks["activations"].widget().is_on_screen() and evaluation.is_on_screen()
     assert not fresh.session.analysis_wanted()
 
 
 def test_saliency_of_the_drawing(qtbot, fresh):
-    view = show(qtbot, fresh, "saliency")
+    view = show_dock(qtbot, fresh, "saliency")
     draw_seven(qtbot, fresh)
     qtbot.waitUntil(lambda: view.saliency is not None, timeout=10_000)
     saliency, image = view.saliency, view.model_input
@@ -256,12 +223,12 @@ def test_saliency_of_the_drawing(qtbot, fresh):
     assert w == pytest.approx(h, rel=0.2) and 300 < w < 1500  # the 28×28 frame, bigger than the digit
     view.canvas_box.setChecked(False)
     assert not fresh.canvas.has_overlay()
-    show(qtbot, fresh, "weights")
+    show_dock(qtbot, fresh, "weights")
     assert fresh.input_view.shown_text().endswith("pixels")  # overlay gone with the view
 
 
 def test_saliency_method_switches_live_and_is_remembered(qtbot, fresh):
-    view = show(qtbot, fresh, "saliency")
+    view = show_dock(qtbot, fresh, "saliency")
     assert view.method_combo.currentText() == "Integrated gradients"  # the default: it lies on the strokes
     draw_seven(qtbot, fresh)
     qtbot.waitUntil(lambda: view.saliency is not None, timeout=10_000)
@@ -298,7 +265,7 @@ def test_saliency_region_lines_up_with_the_ink():
 
 
 def test_evaluation_confusion_matrix_and_mistakes(qtbot, fresh):
-    view = show(qtbot, fresh, "evaluation")
+    view = show_dock(qtbot, fresh, "evaluation")
     view.dataset_box.setCurrentIndex(view.dataset_box.findData("mnist-subset"))
     qtbot.mouseClick(view.evaluate_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: view.result is not None, timeout=60_000)
@@ -340,7 +307,7 @@ def test_evaluation_confusion_matrix_and_mistakes(qtbot, fresh):
 
 
 def test_evaluation_explains_a_missing_dataset(qtbot, fresh):
-    view = show(qtbot, fresh, "evaluation")
+    view = show_dock(qtbot, fresh, "evaluation")
     view.dataset_box.setCurrentIndex(view.dataset_box.findData("fashion-mnist"))
     view.request_evaluation()
     assert "not downloaded" in view.summary.text() and "mnist-desktop download fashion-mnist" in view.summary.text()
@@ -351,7 +318,7 @@ def test_evaluation_explains_a_missing_dataset(qtbot, fresh):
 
 
 def test_dataset_browser_filters_counts_and_means(qtbot, fresh):
-    view = show(qtbot, fresh, "datasets")
+    view = show_dock(qtbot, fresh, "datasets")
     view.load("mnist-subset")
     qtbot.waitUntil(lambda: view.loaded is not None and view.loaded.dataset.name == "mnist-subset", timeout=20_000)
     dataset = load_dataset("mnist-subset")
@@ -371,7 +338,7 @@ def test_dataset_browser_filters_counts_and_means(qtbot, fresh):
 
 
 def test_dataset_browser_says_how_to_get_a_missing_dataset(qtbot, fresh):
-    view = show(qtbot, fresh, "datasets")
+    view = show_dock(qtbot, fresh, "datasets")
     view.load("mnist")
     qtbot.waitUntil(lambda: not view.is_loading(), timeout=20_000)
     if view.loaded is not None and view.loaded.dataset.name == "mnist":
@@ -381,3 +348,24 @@ def test_dataset_browser_says_how_to_get_a_missing_dataset(qtbot, fresh):
     assert view.grid.count() == 0
     view.load("mnist-subset")
     qtbot.waitUntil(lambda: view.loaded is not None, timeout=20_000)
+
+
+def test_a_custom_network_shows_in_weights_activations_and_saliency(qtbot, fresh):
+    """Any spec: the first layer's kernels as today, the next layer summarised; every
+    weighted layer's activations in network order; a saliency map."""
+    model = "conv:6:5:2,relu,maxpool,conv:4:3,gelu,flatten,dense:12,tanh"
+    params = init_params(model, seed=1)
+    activate(qtbot, fresh, model, params)
+    weights = show_dock(qtbot, fresh, "weights")
+    weights.refresh_now()
+    assert weights.stack.currentWidget() is weights.pages["cnn"]
+    assert weights.sets[0].tiles.shape == (6, 5, 5) and weights.sets[1].tiles.shape == (1, 6, 4)
+    assert "Your network" in weights.explanation.text()
+    activations = show_dock(qtbot, fresh, "activations")
+    draw_seven(qtbot, fresh)
+    qtbot.waitUntil(lambda: "dense1" in activations.rows, timeout=20_000)
+    activations.refresh_now()
+    assert list(activations.rows) == ["input", "conv1", "conv2", "dense1", "logits"]
+    saliency = show_dock(qtbot, fresh, "saliency")
+    qtbot.waitUntil(lambda: saliency.saliency is not None, timeout=20_000)
+    assert saliency.saliency.shape == (28, 28)

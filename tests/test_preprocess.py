@@ -49,7 +49,7 @@ def canvas() -> np.ndarray:
 
 
 def test_version_is_pinned() -> None:
-    assert PREPROCESS_VERSION == 1
+    assert PREPROCESS_VERSION == 2  # 2: stroke-width normalisation (issue 15)
 
 
 def test_off_centre_stroke_is_centred_and_scaled(canvas: np.ndarray) -> None:

@@ -198,7 +198,9 @@ def test_restyled_strokes_have_uniform_width() -> None:
     after = stroke_width(restyle_batch(images, np.random.default_rng(0), radius_range=(1.0, 1.0)))
     spread_before = np.percentile(before, 90) / np.percentile(before, 10)
     spread_after = np.percentile(after, 90) / np.percentile(after, 10)
-    assert spread_after < 1.6 < spread_before
+    # preprocessing already brings drawn widths into MNIST's band (issue 15), so the spread
+    # before is ~1.5, not ~2; a single pen still narrows it further
+    assert spread_after < min(1.6, spread_before * 0.9)
     thin = stroke_width(restyle_batch(images, np.random.default_rng(0), radius_range=(0.6, 0.6)))
     bold = stroke_width(restyle_batch(images, np.random.default_rng(0), radius_range=(1.6, 1.6)))
     assert np.median(thin) < np.median(after) < np.median(bold)

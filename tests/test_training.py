@@ -44,7 +44,7 @@ def test_each_model_learns_far_beyond_chance(subset, model, epochs, floor):
 
 
 def test_model_registry_shapes():
-    assert set(MODELS) == {"logreg", "mlp", "cnn"}
+    assert set(MODELS) == {"logreg", "mlp", "cnn", "flax-cnn"}  # the presets (core/models/spec.py)
     assert param_count(init_params("logreg")) == 784 * 10 + 10
     assert param_count(init_params("mlp")) == 784 * 300 + 300 + 300 * 100 + 100 + 100 * 10 + 10
 

@@ -41,7 +41,7 @@ def test_form_lists_datasets_models_and_fills_the_models_recipe(qtbot, window):
     for name in ("mnist", "fashion-mnist"):
         assert datasets[name].endswith(("(available)", "(not downloaded)")), datasets[name]
     models = [form.model_combo.itemText(i) for i in range(form.model_combo.count())]
-    assert [form.model_combo.itemData(i) for i in range(form.model_combo.count())] == ["logreg", "mlp", "cnn"]
+    assert [form.model_combo.itemData(i) for i in range(form.model_combo.count())] == ["logreg", "mlp", "cnn", "flax-cnn"]
     assert "7,850 parameters" in models[0] and all("parameters" in text for text in models)
     assert [form.optimizer_combo.itemData(i) for i in range(form.optimizer_combo.count())] == ["sgd", "momentum", "adam"]
 

@@ -113,7 +113,7 @@ def test_weight_tile_sets_per_model(model):
 
 
 def test_weight_tile_sets_reject_unknown_models_and_params():
-    with pytest.raises(ValueError, match="no weight view"):
+    with pytest.raises(ValueError, match="unknown layer type 'transformer'"):  # not a preset nor a layer list
         weight_tile_sets("transformer", {})
     with pytest.raises(ValueError, match="linear"):
         logreg_templates({"hidden1": {"w": np.zeros((784, 3))}})
@@ -165,7 +165,10 @@ def test_layer_tiles_and_order():
     assert layer_tiles(np.zeros((12, 12, 16))).shape == (16, 12, 12)
     assert layer_tiles(np.zeros(128)).shape == (128, 1, 1)
     assert ordered_layers({"logits": 1, "conv2": 1, "input": 1, "dense": 1, "conv1": 1, "extra": 1}) == [
-        "input", "conv1", "conv2", "dense", "logits", "extra"]
+        "input", "conv1", "conv2", "dense", "extra", "logits"]  # other layers before the logits, which come last
+    # a custom network's layers in network order: convs first, then by number (dense10 after dense2)
+    assert ordered_layers({"logits": 1, "dense10": 1, "dense2": 1, "conv1": 1, "input": 1}) == [
+        "input", "conv1", "dense2", "dense10", "logits"]
 
 
 def test_class_means_match_a_direct_computation():

@@ -27,6 +27,7 @@ def _positive_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mnist_desktop.cli.finetune_cmd import add_evaluate_arguments, add_finetune_parser
     from mnist_desktop.core.models.networks import MODELS
     from mnist_desktop.core.training.trainer import OPTIMIZERS, SCHEDULES
 
@@ -46,7 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a model headless with a progress bar")
     data_args(train)
-    train.add_argument("--model", default="cnn", choices=list(MODELS), help="architecture (default: cnn)")
+    train.add_argument("--model", default="cnn", choices=list(MODELS), help="preset architecture (default: cnn)")
+    train.add_argument("--arch", default=None, metavar="SPEC",
+                       help="your own network instead of a preset: a JSON spec file, or layers such as "
+                            "'conv:16:5:2,relu,dense:64,relu' (conv:CHANNELS[:KERNEL[:STRIDE[:valid|same]]], dense:UNITS, "
+                            "maxpool[:SIZE], avgpool[:SIZE], flatten, relu, tanh, gelu, dropout[:RATE], layernorm); "
+                            "the 10-class output layer is added automatically")
     train.add_argument("--optimizer", choices=OPTIMIZERS, default=None)
     train.add_argument("--lr", type=_positive_float, default=None, help="peak learning rate")
     train.add_argument("--batch-size", type=int, default=None)
@@ -61,11 +67,31 @@ def build_parser() -> argparse.ArgumentParser:
                        help="re-draw this fraction of training digits as uniform mouse-like strokes")
     train.add_argument("--synthetic-drawn", type=int, default=0, metavar="PER_CLASS",
                        help="add this many synthetic mouse-drawn digits per class to the training set")
+    train.add_argument("--pendigits", type=Path, default=None, metavar="PATH",
+                       help="add real pen digits: the training blocks of a UCI pen-digit file, drawn as canvas strokes")
+    train.add_argument("--pen-style", default="canvas", choices=("faithful", "varied", "canvas"),
+                       help="how pen digits are drawn (default: canvas = varied brush, corners, pen-up joins thinned or omitted)")
+    train.add_argument("--pen-copies", type=int, default=1, metavar="K", help="draw each pen digit K times with different pens (default 1)")
     train.add_argument("--out", type=Path, default=None, help="where to save the model (default: user data folder); "
                        "checked before training, Ctrl-C saves NAME.interrupted.ckpt beside it")
     train.add_argument("--force", action="store_true", help="allow --out to be a symbolic link (written through it)")
     train.add_argument("--json", action="store_true", help="print one final JSON line with the results")
     train.add_argument("--track-test", action="store_true", help="also measure test accuracy after every epoch (time-to-accuracy curve)")
+
+    sweep = sub.add_parser("sweep", help="train one run per value of one or two settings and compare them")
+    data_args(sweep)
+    sweep.add_argument("--model", default="mlp", choices=list(MODELS), help="preset to start from (default: mlp)")
+    sweep.add_argument("--arch", default=None, metavar="SPEC", help="your own network instead (as for train)")
+    sweep.add_argument("--vary", action="append", required=True, metavar="NAME=VALUES",
+                       help="a swept setting, once or twice: lr, batch_size, epochs, weight_decay, label_smoothing, "
+                            "seed, dropout, width[@LAYER]; VALUES is a list (10,30,100) or a range START:STOP:COUNT[:log]")
+    sweep.add_argument("--epochs", type=_positive_float, default=None, help="epochs of every run (unless swept)")
+    sweep.add_argument("--lr", type=_positive_float, default=None)
+    sweep.add_argument("--batch-size", type=int, default=None)
+    sweep.add_argument("--seed", type=int, default=None)
+    sweep.add_argument("--val-split", type=_positive_float, default=None, help="validation fraction (default 0.1)")
+    sweep.add_argument("--save-best", type=Path, default=None, metavar="FILE", help="save the best run's model here")
+    sweep.add_argument("--json", action="store_true", help="print one final JSON line with every run")
 
     evaluate = sub.add_parser("evaluate", help="test accuracy and confusion matrix of a model")
     data_args(evaluate)
@@ -74,18 +100,40 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--allow-mismatch", action="store_true",
                           help="evaluate even if the model was trained on another class set (numbers are then meaningless)")
     evaluate.add_argument("--json", action="store_true")
+    add_evaluate_arguments(evaluate)
+    evaluate.set_defaults(dataset=None)  # --drawings/--pendigits measure MNIST only where it is at hand
+    add_finetune_parser(sub)
 
     predict = sub.add_parser("predict", help="read digits from image files")
     predict.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     predict.add_argument("--model", type=Path, default=None, help="model file (default: the bundled model)")
     predict.add_argument("--json", action="store_true", help="one JSON object per image")
 
+    export = sub.add_parser("export", help="write a model as ONNX (graph + weights) or safetensors (weights)")
+    export.add_argument("--model", type=Path, default=None, help="model file (default: the bundled model)")
+    export.add_argument("--format", choices=("onnx", "safetensors"), default=None,
+                        help="default: from the --out suffix (.onnx or .safetensors)")
+    export.add_argument("--out", type=Path, required=True, help="file to write")
+    export.add_argument("--no-check", action="store_true",
+                        help="skip running the ONNX file in onnxruntime on 100 test digits")
+    export.add_argument("--json", action="store_true", help="print one JSON line with the result and timings")
+
     download = sub.add_parser("download", help="download a dataset from the official mirrors and verify it")
     download.add_argument("dataset", choices=("mnist", "fashion-mnist"))
     download.add_argument("--dest", type=Path, default=None, help="folder (default: the user cache)")
 
+    from mnist_desktop.cli import deeper
+
+    deeper.add_parsers(sub)
+
+    runs = sub.add_parser("runs", help="the training runs the app remembers (its Runs table), or export them as CSV")
+    runs.add_argument("--csv", type=Path, default=None, metavar="FILE", help="write them as CSV to FILE ('-': standard output)")
+
+    desktop = sub.add_parser("desktop-entry", help="add MNIST Desktop to this user's Linux application menu")
+    desktop.add_argument("--remove", action="store_true", help="remove the menu entry and icons again")
+
     bench = sub.add_parser("bench", help="benchmark training speed, inference latency and memory")
-    bench.add_argument("suite", nargs="?", default="all", help="all (default), train, inference, startup, stall, torch, soak")
+    bench.add_argument("suite", nargs="?", default="all", help="all (default), train, inference, analysis, startup, stall, torch, soak")
     bench.add_argument("--data", type=Path, default=None, help="folder with the full datasets")
     bench.add_argument("--json", action="store_true", help="print only the JSON")
     bench.add_argument("--quick", action="store_true", help="fewer repeats (for a smoke test)")
@@ -123,18 +171,36 @@ def _config_from_args(args: argparse.Namespace):
 
     overrides = {
         k: v for k, v in {
-            "optimizer": args.optimizer, "learning_rate": args.lr, "batch_size": args.batch_size,
+            "optimizer": getattr(args, "optimizer", None), "learning_rate": args.lr, "batch_size": args.batch_size,
             "epochs": args.epochs, "validation_split": args.val_split, "seed": args.seed,
-            "weight_decay": args.weight_decay, "schedule": args.schedule, "label_smoothing": args.label_smoothing,
+            "weight_decay": getattr(args, "weight_decay", None), "schedule": getattr(args, "schedule", None),
+            "label_smoothing": getattr(args, "label_smoothing", None),
         }.items() if v is not None
     }
-    if args.augment:
+    if getattr(args, "augment", False):
         overrides["augment"] = True
-    return default_config(args.model, dataset=args.dataset, **overrides)
+    return default_config(_model_from_args(args), dataset=args.dataset, **overrides)
+
+
+def _model_from_args(args: argparse.Namespace) -> str:
+    """The model name: ``--arch`` (a spec file or layer list, checked) or the ``--model`` preset."""
+    if getattr(args, "arch", None) is None:
+        return args.model
+    from mnist_desktop.core.models.spec import check, model_id, read_architecture
+
+    arch = read_architecture(args.arch)
+    check(arch)
+    return model_id(arch)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     return train_command.cmd_train(args, _config_from_args)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from mnist_desktop.cli.sweep_cli import run_sweep_command
+
+    return run_sweep_command(args)
 
 
 # -- evaluate / predict --------------------------------------------------------
@@ -153,9 +219,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from mnist_desktop.core.training.data_prep import train_data_from
     from mnist_desktop.core.training.evaluation import evaluate
 
+    if args.drawings is not None or args.pendigits is not None:
+        from mnist_desktop.cli.finetune_cmd import cmd_evaluate_files
+
+        return cmd_evaluate_files(args)
     configure_jax()
     ckpt = _load_model(args.model)
-    dataset = _load(args.dataset, args.data_dir, args.download)
+    dataset = _load(args.dataset or "mnist", args.data_dir, args.download)
     mismatch = class_set_mismatch(ckpt.class_names, ckpt.dataset, dataset.class_names, dataset.title)
     if mismatch and not args.allow_mismatch:
         raise MnistDesktopError(mismatch)
@@ -246,6 +316,34 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 1 if failures == len(args.images) else 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from mnist_desktop.core.models.export import ExportError, check_target, export_available, export_model
+
+    fmt = args.format or {".onnx": "onnx", ".safetensors": "safetensors"}.get(args.out.suffix.lower())
+    if fmt is None:
+        raise ExportError(f"cannot tell the format from {args.out.name!r}: give --format onnx|safetensors "
+                          "or end --out with .onnx or .safetensors")
+    check_target(args.out)
+    missing = export_available(fmt)
+    if missing:
+        raise ExportError(missing)
+    ckpt = _load_model(args.model)
+    report = export_model(ckpt.model_name, ckpt.params, fmt, args.out, class_names=ckpt.class_names,
+                          dataset=ckpt.dataset, check=not args.no_check)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(f"Wrote {report['format']} of {report['model']} ({report['bytes']:,} bytes) to {report['path']} "
+              f"in {report['write_seconds'] * 1000:.0f} ms")
+        if report.get("max_abs_difference") is not None:
+            print(f"onnxruntime on {report['checked_images']} test digits: max |logit difference| "
+                  f"{report['max_abs_difference']:.2e}, same prediction for {report['same_predictions']} "
+                  f"({report['check_seconds'] * 1000:.0f} ms)")
+        elif report.get("check_skipped"):
+            print(f"not checked: {report['check_skipped']}")
+    return 0
+
+
 def cmd_download(args: argparse.Namespace) -> int:
     from mnist_desktop.core.data.download import download_dataset
 
@@ -263,20 +361,69 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return run_app(getattr(args, "model", None))
 
 
+def cmd_runs(args: argparse.Namespace) -> int:
+    from mnist_desktop.core.training import run_log
+
+    runs, warning = run_log.load_run_log()
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.csv is not None:
+        if str(args.csv) == "-":
+            sys.stdout.write(run_log.runs_to_csv(runs))
+            return 0
+        try:
+            run_log.write_csv(runs, args.csv)
+        except OSError as err:
+            raise MnistDesktopError(f"could not write {args.csv}: {err.strerror or err}") from None
+        print(f"{len(runs)} runs written to {args.csv}")
+        return 0
+    if not runs:
+        print(f"no runs saved yet ({run_log.default_log_path()}); train in the app and they are kept here")
+        return 0
+    for run in runs:
+        config = run["config"]
+        test = run.get("test_accuracy")
+        print(f"#{run['number']:<4} {config.get('model', '?'):7} {config.get('dataset', '?'):14} "
+              f"{run.get('status', ''):10} test {'–' if test is None else f'{test:.2%}'}")
+    return 0
+
+
+def cmd_desktop_entry(args: argparse.Namespace) -> int:
+    from mnist_desktop.core import desktop_entry
+
+    if args.remove:
+        removed = desktop_entry.remove_desktop_entry()
+        print("\n".join(f"removed {p}" for p in removed) or "no desktop entry was installed")
+        return 0
+    files = desktop_entry.install_desktop_entry(desktop_entry.find_launcher())
+    print(f"menu entry: {files.entry}\nicons: {files.svg_icon}, {files.png_icon}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from mnist_desktop.bench.suite import run_bench
 
     return run_bench(args)
 
 
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from mnist_desktop.cli.finetune_cmd import cmd_finetune as run
+
+    return run(args)
+
+
 COMMANDS = {
-    "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
-    "download": cmd_download, "gui": cmd_gui, "bench": cmd_bench,
+    "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "finetune": cmd_finetune,
+    "download": cmd_download, "gui": cmd_gui, "bench": cmd_bench, "export": cmd_export, "sweep": cmd_sweep,
+    "desktop-entry": cmd_desktop_entry, "runs": cmd_runs,
 }
 
 
 def main(argv: Sequence[str] | None = None, *, early_interrupt: bool = False) -> int:
     """Run one command; Ctrl-C at any moment ends with status 130 and one line, never a traceback."""
+    from mnist_desktop.cli.deeper import COMMANDS as DEEPER_COMMANDS
+
+    COMMANDS.update(DEEPER_COMMANDS)
     with interrupt.guarded() as guard:
         interrupt.current = guard
         if early_interrupt:

@@ -78,6 +78,12 @@ def check_counts(args: argparse.Namespace) -> None:
     if not 0 <= args.synthetic_drawn <= MAX_SYNTHETIC_DRAWN:
         raise ConfigError("synthetic_drawn", f"must be a whole number from 0 to {MAX_SYNTHETIC_DRAWN:,} per class, "
                                              f"got {args.synthetic_drawn:,}")
+    if args.pendigits is not None:
+        from mnist_desktop.core.data.pendigits import load_pendigits
+
+        if args.pen_copies < 1:
+            raise ConfigError("pen_copies", f"must be at least 1, got {args.pen_copies}")
+        load_pendigits(args.pendigits)  # a bad pen file fails now, not after loading MNIST
 
 
 def _save_with_fallback(out: Path, model: str, params, meta: dict, err) -> Path:
@@ -129,6 +135,11 @@ def cmd_train(args: argparse.Namespace, parse_config) -> int:
         from mnist_desktop.core.training.data_prep import add_synthetic_drawn
 
         add_synthetic_drawn(data, args.synthetic_drawn, config.seed)
+    if args.pendigits is not None:
+        from mnist_desktop.core.training.data_prep import add_pendigits
+
+        print(f"Drawing pen digits from {args.pendigits} ({args.pen_style}, x{args.pen_copies}) ...", file=sys.stderr)
+        add_pendigits(data, args.pendigits, args.pen_style, args.pen_copies, config.seed)
     load_seconds = time.perf_counter() - t_load
     guard.check()
     trainer = Trainer(config, data, track_test=args.track_test)
@@ -188,6 +199,8 @@ def cmd_train(args: argparse.Namespace, parse_config) -> int:
               f"training took {done.train_seconds:.1f} s", file=err)
     meta = metadata_from_done(config, dataset.name, dataset.class_names, done)
     meta["hyperparameters"].update(drawn_style=args.drawn_style, synthetic_drawn=args.synthetic_drawn)
+    if args.pendigits is not None:
+        meta["hyperparameters"].update(pendigits=args.pendigits.name, pen_style=args.pen_style, pen_copies=args.pen_copies)
     if interrupted:
         if done.step == 0:
             print(f"Interrupted before the first training step; nothing was saved ({out} is unchanged).", file=err)

@@ -6,6 +6,7 @@ Windows, so user files never land in the working directory.
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 from pathlib import Path
 
@@ -15,10 +16,20 @@ APP_NAME = "mnist-desktop"
 
 
 def resources_dir() -> Path:
-    """The repository's ``resources/`` folder (bundled model, data subset, icons)."""
+    """The bundled model, data subset, icons and sample digits.
+
+    Installed from a wheel, sdist or pipx they are ``mnist_desktop/resources``
+    inside the package (the build maps the repository's top-level
+    ``resources/`` there, see pyproject.toml). In a source checkout and an
+    editable install the package has no such folder and the repository's own
+    ``resources/`` is used. ``$MNIST_DESKTOP_RESOURCES`` overrides both.
+    """
     override = os.environ.get("MNIST_DESKTOP_RESOURCES")
     if override:
         return Path(override)
+    packaged = importlib.resources.files("mnist_desktop") / "resources"
+    if isinstance(packaged, Path) and packaged.is_dir():
+        return packaged
     return Path(__file__).resolve().parents[2] / "resources"
 
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
 from mnist_desktop import __version__
@@ -24,6 +24,8 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     QCoreApplication.setApplicationName("mnist-desktop")
     QCoreApplication.setApplicationVersion(__version__)
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
+    # matches the menu entry `mnist-desktop desktop-entry` writes (Wayland app id, taskbar icon)
+    QGuiApplication.setDesktopFileName("mnist-desktop")
     icon = resources_dir() / "icons" / "mnist-desktop.svg"
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))

@@ -31,7 +31,7 @@ def _lazy(module: str, name: str) -> Factory:
 
 # (key, title, area, factory); the "look inside" views sit in tabs beside Training
 # (drag a tab out to watch two at once). The two panels people act in come first, so their
-# tabs stay in sight when the tab bar is narrower than all seven titles.
+# tabs stay in sight when the tab bar is narrower than all the titles.
 DOCKS: list[tuple[str, str, Area, Factory]] = [
     ("training", "Training", Area.RightDockWidgetArea, _lazy(".training_panel", "TrainingPanel")),
     ("handwriting", "My handwriting", Area.RightDockWidgetArea, _lazy(".handwriting.panel", "HandwritingPanel")),
@@ -40,6 +40,9 @@ DOCKS: list[tuple[str, str, Area, Factory]] = [
     ("saliency", "Saliency", Area.RightDockWidgetArea, _lazy(".insight.saliency_view", "SaliencyView")),
     ("evaluation", "Evaluation", Area.RightDockWidgetArea, _lazy(".insight.evaluation_view", "EvaluationView")),
     ("datasets", "Datasets", Area.RightDockWidgetArea, _lazy(".insight.dataset_browser", "DatasetBrowser")),
+    ("map", "Map", Area.RightDockWidgetArea, _lazy(".insight.map_view", "MapView")),
+    ("step", "Step through", Area.RightDockWidgetArea, _lazy(".insight.step_view", "StepView")),
+    ("fool", "Fool it", Area.RightDockWidgetArea, _lazy(".insight.fool_view", "FoolView")),
 ]
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, Qt, QThread, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
@@ -61,6 +62,10 @@ class MainWindow(QMainWindow):
         self._initial_model = initial_model
         self.worker: Any = None
         self.worker_thread: QThread | None = None
+        self._jax_loader: QThread | None = None  # quick_start.JaxLoader: imports JAX off the GUI thread
+        self.quit_guard: Any = None  # quit_prompt.QuitGuard, made with the worker
+        self._quit_confirmed = False
+        self.saved_runs: set[int] = set()  # runs whose model was saved to a file this session
 
         self.canvas = DrawingCanvas()
         self.input_view = ModelInputView()
@@ -85,6 +90,10 @@ class MainWindow(QMainWindow):
         from mnist_desktop.gui.docks import create_docks
 
         create_docks(self)
+        self._default_dock_state = self.saveState()  # View → Reset Layout goes back to this
+        from mnist_desktop.gui.image_drop import CanvasDropTarget
+
+        CanvasDropTarget(self.canvas, self.load_image_file)  # drop a picture file or image on the canvas
         self._restore_settings()
         self.restore_dock_state()
 
@@ -138,25 +147,35 @@ class MainWindow(QMainWindow):
         self.save_drawing_action = action("Save &Drawing…", self.save_drawing_dialog, "Ctrl+Shift+S", "Save the canvas as PNG")
         self.quit_action = action("&Quit", self.close, QKeySequence.StandardKey.Quit, "Quit MNIST Desktop")
         self.about_action = action("&About MNIST Desktop", self.show_about)
+        self.paste_image_action = action("&Paste Image", self.paste_image, QKeySequence.StandardKey.Paste,
+                                         "Put a copied picture or image file on the canvas")
+        self.reset_layout_action = action("&Reset Layout", self.reset_layout, None, "Put every panel back where it started")
+        self.shortcuts_action = action("&Keyboard Shortcuts…", self.show_shortcuts, "Ctrl+/", "Every shortcut, from the menus")
         for act in (self.canvas.undo_action, self.canvas.redo_action, self.canvas.clear_action,
                     self.canvas.eraser_action, self.canvas.grid_action):
             act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             self.addAction(act)
         self.save_model_action.setEnabled(False)
+        from mnist_desktop.gui.export_dialog import ModelExporter
+
+        self.exporter = ModelExporter(self, self.session)
 
     def _build_menus_and_toolbar(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        for act in (self.open_model_action, self.save_model_action, self.default_model_action, None,
+        for act in (self.open_model_action, self.save_model_action, self.exporter.action, self.default_model_action, None,
                     self.load_image_action, self.save_drawing_action, None, self.quit_action):
             file_menu.addSeparator() if act is None else file_menu.addAction(act)
         edit_menu = bar.addMenu("&Edit")
-        for act in (self.canvas.undo_action, self.canvas.redo_action, self.canvas.clear_action, None, self.canvas.eraser_action):
+        for act in (self.canvas.undo_action, self.canvas.redo_action, self.canvas.clear_action, None,
+                    self.paste_image_action, None, self.canvas.eraser_action):
             edit_menu.addSeparator() if act is None else edit_menu.addAction(act)
         self.view_menu = bar.addMenu("&View")
         self.view_menu.addAction(self.canvas.grid_action)
+        self.view_menu.addAction(self.reset_layout_action)
         self.view_menu.addSeparator()
         help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.shortcuts_action)
         help_menu.addAction(self.about_action)
 
         tools = QToolBar("Main toolbar")
@@ -187,11 +206,32 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ worker
     def start_worker_soon(self) -> None:
-        """Start JAX after the window is on screen (next event-loop turn)."""
-        QTimer.singleShot(0, self.start_worker)
+        """Read the model with NumPy at once and load JAX on a thread; the worker starts after.
+
+        The first strokes are answered by the NumPy preview (see gui/quick_start.py)
+        while JAX imports, instead of waiting seconds for it. Both begin on the next
+        event-loop turn, after the window has painted.
+        """
+        QTimer.singleShot(0, self._start_quickly)
+
+    def _start_quickly(self) -> None:
+        if self.session.closed or self._jax_loader is not None or self.worker is not None:
+            return
+        from mnist_desktop.gui.quick_start import JaxLoader, NumpyPreview
+
+        preview = NumpyPreview.load(self._startup_model_path())
+        if preview is not None:
+            self.model_label.setText(f"Model: {preview.name} · starting JAX…")
+            self.session.set_preview(preview)
+        self._jax_loader = JaxLoader(self)
+        self._jax_loader.finished.connect(self.start_worker)
+        self._jax_loader.start()
+
+    def _startup_model_path(self) -> str:
+        return str(self._initial_model or read_setting(self.settings, "model/last", "") or bundled_model_path())
 
     def start_worker(self) -> None:
-        if self.worker is not None:
+        if self.worker is not None or self.session.closed:
             return
         from mnist_desktop.core.jax_setup import configure_jax, device_description
         from mnist_desktop.gui.worker import Worker
@@ -207,13 +247,18 @@ class MainWindow(QMainWindow):
         w.busy.connect(self._on_busy)
         self.session.attach_worker(w)
         self.runs.attach_worker(w)
+        from mnist_desktop.gui.quit_prompt import QuitGuard
+
+        self.quit_guard = QuitGuard(self, session=self.session, runs=self.runs, listed_runs=self._listed_runs,
+                                    saved_runs=self.saved_runs, save=self._save_before_quit, close=self._quit_now)
         self.worker_thread.start()
         self.device_label.setText(f"Device: {device_description()}")
         self._attach_panels()
-        self.load_model(str(self._initial_model or read_setting(self.settings, "model/last", "") or bundled_model_path()))
+        self.load_model(self._startup_model_path())
 
     def _attach_panels(self) -> None:
         """Panels that talk to the worker get it now (they were built before it existed)."""
+        self.exporter.attach_worker(self.worker)
         for dock in self.docks.values():
             attach = getattr(dock.widget(), "attach_worker", None)
             if attach:
@@ -292,11 +337,12 @@ class MainWindow(QMainWindow):
         if path:
             self.save_model(path)
 
-    def save_model(self, path: str) -> bool:
-        """Save the active model; errors are shown and the old file stays intact."""
+    def save_model(self, path: str, model: ActiveModel | None = None) -> bool:
+        """Save the active model (or ``model``: a run's); errors are shown and the old file stays intact."""
         from mnist_desktop.core.models.checkpoints import save_checkpoint
 
-        model = self.session.model
+        active = model is None or model is self.session.model
+        model = self.session.model if model is None else model
         if model is None:
             return False
         try:
@@ -304,9 +350,27 @@ class MainWindow(QMainWindow):
         except MnistDesktopError as err:
             QMessageBox.warning(self, "Could not save model", str(err))
             return False
+        if active:
+            self.session.mark_saved(str(path))  # written: quitting loses nothing now
+        if model.run_number is not None:
+            self.saved_runs.add(model.run_number)
         self.settings.setValue("dirs/model", str(Path(path).parent))
         self.statusBar().showMessage(f"Saved model to {path}", 5000)
         return True
+
+    def _save_before_quit(self, unsaved: Any) -> bool:
+        """The quit prompt's Save: ask where, then write ``unsaved.model``."""
+        suggested = Path(self._dialog_dir("model", user_data_dir() / "models")) / f"{unsaved.model.name}.ckpt"
+        path, _ = QFileDialog.getSaveFileName(self, f"Save {unsaved.title}", str(suggested), MODEL_FILTER)
+        return bool(path) and self.save_model(path, unsaved.model)
+
+    def _listed_runs(self) -> list:
+        history = getattr(self.docks["training"].widget(), "history", None) if "training" in self.docks else None
+        return history.runs() if history is not None else []
+
+    def _quit_now(self) -> None:
+        self._quit_confirmed = True
+        self.close()
 
     def load_image_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Load image", self._dialog_dir("image", Path.home()), IMAGE_FILTER)
@@ -326,6 +390,25 @@ class MainWindow(QMainWindow):
     def load_picture(self, image: np.ndarray) -> None:
         """Put a grey picture (any polarity) on the canvas as white ink on black."""
         self.session.show_picture(image)
+
+    def paste_image(self) -> None:
+        """Edit → Paste Image (Ctrl+V): a copied picture, or a copied image file, onto the canvas."""
+        from mnist_desktop.gui.image_drop import deliver, image_source
+
+        if not deliver(image_source(QApplication.clipboard().mimeData()), self.load_image_file):
+            self.statusBar().showMessage("Nothing to paste: copy a picture or an image file first", 5000)
+
+    def reset_layout(self) -> None:
+        """View → Reset Layout: every dock back in its place, shown, docked and tabbed as at first start."""
+        for dock in self.docks.values():
+            dock.setFloating(False)
+        self.restoreState(self._default_dock_state)
+        QTimer.singleShot(0, self._unelide_dock_tabs)
+
+    def show_shortcuts(self) -> None:
+        from mnist_desktop.gui.shortcuts_dialog import ShortcutsDialog
+
+        ShortcutsDialog(self).exec()
 
     def save_drawing_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save drawing", str(Path(self._dialog_dir("image", Path.home())) / "digit.png"), "PNG image (*.png)")
@@ -384,6 +467,9 @@ class MainWindow(QMainWindow):
                 bar.setUsesScrollButtons(True)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.quit_guard is not None and not self._quit_confirmed and not self.quit_guard.may_close():
+            event.ignore()  # the person chose Cancel, a save dialog was cancelled, or a run is stopping first
+            return
         self.session.close()
         self.runs.shut_down()
         self.settings.setValue("window/geometry", self.saveGeometry())
@@ -395,6 +481,8 @@ class MainWindow(QMainWindow):
 
     def shutdown_worker(self) -> None:
         """Stop any run and join the worker thread (no 'QThread destroyed while running')."""
+        if self._jax_loader is not None:
+            self._jax_loader.wait()  # an import cannot be interrupted; it ends by itself
         if self.worker is not None:
             self.worker.stop_training()
         thread = self.worker_thread

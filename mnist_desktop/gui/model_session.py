@@ -24,7 +24,7 @@ Data flow of a stroke: ``canvas.changed`` → :meth:`_schedule` (throttle) →
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -51,7 +51,8 @@ class ActiveModel:
     dataset: str | None = None
     test_accuracy: float | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
-    path: str | None = None
+    path: str | None = None  # the file it was loaded from or saved to; None: only in memory
+    run_number: int | None = None  # the training run it came from, if any
 
     @classmethod
     def from_info(cls, info: Mapping[str, Any]) -> "ActiveModel":
@@ -61,7 +62,8 @@ class ActiveModel:
                    param_count=int(info.get("param_count") or 0),
                    class_names=tuple(class_names_for(info.get("class_names"))),
                    dataset=info.get("dataset"), test_accuracy=info.get("test_accuracy"),
-                   metadata=dict(info.get("metadata") or {}), path=info.get("path"))
+                   metadata=dict(info.get("metadata") or {}), path=info.get("path"),
+                   run_number=info.get("run_number") if isinstance(info.get("run_number"), int) else None)
 
     def is_digit_model(self) -> bool:
         """Reads digits 0–9 (what fine-tuning on handwriting needs)."""
@@ -95,6 +97,7 @@ class ModelSession(QObject):
         self.analysis: dict[str, Any] | None = None
         self.closed = False
         self._reading_names: list[str] | None = None  # a training run's classes while it reads the canvas
+        self._preview: Any = None  # quick_start.NumpyPreview: answers in NumPy until the worker has a model
         self._wanted: set[str] = set()
         self._saliency_method: str | None = None  # None: the worker's default until a view picks one
         self._throttle = QTimer(self, singleShot=True, interval=PREDICT_THROTTLE_MS)
@@ -108,7 +111,7 @@ class ModelSession(QObject):
         """Listen to the worker (once JAX is up) and push the analysis demand to it."""
         self._worker = worker
         worker.modelChanged.connect(self._on_model_changed)
-        worker.modelFailed.connect(self.modelFailed)
+        worker.modelFailed.connect(self._on_model_failed)
         worker.prediction.connect(self._on_prediction)
         self._apply_demand()
 
@@ -123,8 +126,26 @@ class ModelSession(QObject):
         if self._worker is not None:
             self._worker.activateRequested.emit(model_name, params, dict(info))
 
+    def set_preview(self, preview: Any) -> None:
+        """Answer drawings with ``preview.predict`` (NumPy) until the worker has loaded a model."""
+        self._preview = preview
+        self._emit_class_names()
+        self.refresh_prediction()
+
+    def _on_model_failed(self, path: str, message: str) -> None:
+        had_preview, self._preview = self._preview is not None, None
+        if had_preview and self.model is None:
+            self._on_prediction(None, None)  # the answer shown came from the model that failed
+        self.modelFailed.emit(path, message)
+
+    def mark_saved(self, path: str) -> None:
+        """The active model was written to ``path`` (it no longer exists only in memory)."""
+        if self.model is not None:
+            self.model = replace(self.model, path=path)
+
     def _on_model_changed(self, info: dict) -> None:
         self.model = ActiveModel.from_info(info)
+        self._preview = None  # the worker answers from now on
         self._emit_class_names()
         self.modelChanged.emit(self.model)
         self.refresh_prediction()
@@ -139,6 +160,8 @@ class ModelSession(QObject):
         """Labels of the classes of whatever reads the canvas now."""
         if self._reading_names is not None:
             return list(self._reading_names)
+        if self.model is None and self._preview is not None:
+            return class_names_for(self._preview.class_names)
         return list(self.model.class_names) if self.model is not None else list(DIGITS)
 
     def set_reading_class_names(self, names: Sequence[str] | None) -> None:
@@ -172,6 +195,8 @@ class ModelSession(QObject):
         """Ask again for the current input (the answering model changed, or it is training)."""
         if self._worker is not None and not self.closed:
             self._worker.request_prediction(self.model_input)
+        if self._preview is not None and self.model is None and not self.closed:  # JAX is still loading
+            self._on_prediction(self._preview.predict(self.model_input), None)
 
     def _on_prediction(self, probabilities: Any, analysis: Any) -> None:
         if self.model_input is None:  # the answer to a drawing since wiped

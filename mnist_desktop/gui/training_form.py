@@ -150,6 +150,7 @@ class TrainingForm(QGroupBox):
         self._ready = False
         self._filling = False
         self._hidden: dict[str, Any] = {}  # recipe values the form doesn't show (weight decay, label smoothing…)
+        self._arch_error: str | None = None  # why the architecture editor's stack cannot be trained
         self._build()
         self.refresh_dataset_status()
 
@@ -284,6 +285,9 @@ class TrainingForm(QGroupBox):
                 combo = self.fields[key]
                 assert isinstance(combo, QComboBox)
                 index = combo.findData(config.get(key))
+                if index < 0 and key == "model" and isinstance(config.get(key), str) and self._ready:
+                    index = self._custom_index(config[key])  # a network built in the editor
+                    self._arch_error = None
                 if index >= 0:
                     combo.setCurrentIndex(index)
             for key, edit in self.edits.items():
@@ -320,6 +324,8 @@ class TrainingForm(QGroupBox):
             except ValueError as err:
                 errors[key] = str(err)
                 values[key] = fallback[key]  # so the other fields are still checked
+        if self._arch_error:
+            errors["model"] = "the network below is not valid yet"
         n_train = train_size(values["dataset"])
         values["log_every"] = log_every_for(steps_for(values, n_train))
         for key, reason in all_errors(values, n_train, fallback).items():
@@ -340,6 +346,37 @@ class TrainingForm(QGroupBox):
             widget.setToolTip(f"{FIELD_TITLES[key]}: {reason}" if reason else self._tooltips[key])
         self._show_message(values)
         self.changed.emit()
+
+    # ------------------------------------------------------------------ architecture editor
+    def set_architecture(self, model: str | None, error: str | None) -> None:
+        """Follow the architecture editor: a preset's stack selects that entry, any other the
+        "Custom network" entry; an invalid stack holds Start back with the model field's error."""
+        self._arch_error = error
+        if self._ready:
+            self._filling = True
+            try:
+                index = self.model_combo.findData(model) if model is not None else -1
+                self.model_combo.setCurrentIndex(index if index >= 0 else self._custom_index(model))
+            finally:
+                self._filling = False
+        self.revalidate()
+
+    def _custom_index(self, model: str | None) -> int:
+        """The one "Custom network" entry of the model list, now holding ``model`` (None: an invalid stack)."""
+        from mnist_desktop.core.models.spec import SpecError, architecture_of, check
+
+        try:
+            params = "not valid yet" if model is None else f"{check(architecture_of(model)[0]).params:,} parameters"
+        except SpecError:
+            params = "not valid yet"
+        index = self.model_combo.findText("Custom network", Qt.MatchFlag.MatchStartsWith)
+        if index < 0:
+            self.model_combo.addItem("", model)
+            index = self.model_combo.count() - 1
+        self.model_combo.setItemText(index, f"Custom network — {params}")
+        self.model_combo.setItemData(index, model)
+        self.model_combo.setItemData(index, model, Qt.ItemDataRole.ToolTipRole)
+        return index
 
     def message(self) -> str:
         """The message area's text, as plain text (tests)."""

@@ -34,6 +34,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mnist_desktop.gui.arch_editor import ArchEditor
+from mnist_desktop.gui.sweep_box import SweepBox
 from mnist_desktop.core.formatting import format_duration, format_fraction
 from mnist_desktop.gui.settings_access import read_setting
 from mnist_desktop.gui.handles import RunHandle
@@ -82,6 +84,14 @@ class TrainingPanel(QWidget):
     def _build(self) -> None:
         self.form = TrainingForm()
         self.form.changed.connect(self._update_buttons)
+        self.arch_editor = ArchEditor()  # the model list and the editor follow each other
+        self.arch_editor.changed.connect(
+            lambda: self.form.set_architecture(self.arch_editor.model_name, self.arch_editor.error))
+        self.form.model_combo.currentIndexChanged.connect(
+            lambda: self.form.model_combo.currentData() and self.arch_editor.set_model(self.form.model_combo.currentData()))
+        self.sweep_box = SweepBox(self)  # runs its points through start_values, one after another
+        # the model list's custom entry can change in place (no index change): follow the form's value
+        self.form.changed.connect(lambda: self.sweep_box.refresh_choices(self.form.model_combo.currentData()))
 
         self.start_button = QPushButton("Start")
         self.start_button.setObjectName("start-training")
@@ -120,6 +130,7 @@ class TrainingPanel(QWidget):
         result_row.addWidget(self.use_model_button, 0, Qt.AlignmentFlag.AlignTop)
 
         self.chart = TrainingChart()
+        self.sweep_box.attach_tabs(self.chart.tabs)
         self.history = RunHistory()
         self.history.selectionChanged.connect(lambda records: self.chart.show_runs(self.run, records))
         self.history.useSettingsRequested.connect(self.use_settings)
@@ -132,10 +143,12 @@ class TrainingPanel(QWidget):
         layout = QVBoxLayout(content)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.form)
+        layout.addWidget(self.arch_editor)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.rate_label)
         layout.addLayout(result_row)
+        layout.addWidget(self.sweep_box)
         layout.addWidget(self.chart, 1)
         # scrolls only when the window is too short: the dock must not force a tall window
         scroll = QScrollArea()
@@ -178,12 +191,22 @@ class TrainingPanel(QWidget):
         if values is None:
             self.form.revalidate()
             return
-        record = RunRecord(number=len(self.history.runs()) + 1, config=values,
+        self.start_values(values)
+
+    def start_values(self, values: dict[str, Any], overlay: list[RunRecord] | None = None,
+                     remember: bool = True) -> RunHandle | None:
+        """Start a run with complete, valid settings (Start, or each run of a sweep); ``overlay``
+        are the runs drawn under it (default: those selected in the history); ``remember`` makes
+        them next session's settings (a sweep's points are not). None if busy."""
+        if self.state != "idle" or self.worker is None or self._foreign_run():
+            return None
+        record = RunRecord(number=self.history.next_number(), config=values,
                            dataset_title=DATASET_SHORT.get(values["dataset"], values["dataset"]))
         handle = self.runs.start(record, values)
         if handle is None:
-            return
-        QSettings().setValue(SETTINGS_KEY, json.dumps(values))
+            return None
+        if remember:
+            QSettings().setValue(SETTINGS_KEY, json.dumps(values))
         handle.started.connect(self._on_started)
         handle.step.connect(self._on_step)
         handle.epoch.connect(self._on_epoch)
@@ -192,11 +215,18 @@ class TrainingPanel(QWidget):
         handle.downloadProgress.connect(self._on_download_progress)
         self.run, self.handle = record, handle
         self.history.add_run(record)
-        self.chart.show_runs(record, [r for r in self.history.selected_runs() if r is not record])
+        others = overlay if overlay is not None else self.history.selected_runs()
+        self._overlay = [r for r in others if r is not record]
+        self.chart.show_runs(record, self._overlay)
         self._set_result("")
         self.use_model_button.hide()
         self.rate_label.setText("")
         self._set_state("preparing")
+        return handle
+
+    def chart_overlay(self) -> list[RunRecord]:
+        """The finished runs the live chart draws under the current one."""
+        return list(getattr(self, "_overlay", []))
 
     def toggle_pause(self) -> None:
         if self.handle is None:
@@ -397,6 +427,7 @@ class TrainingPanel(QWidget):
         idle = state == "idle" and not foreign
         errors = self.form.errors
         self.form.setEnabled(idle)
+        self.arch_editor.setEnabled(idle)
         self.start_button.setEnabled(idle and not errors)
         self.start_button.setToolTip("Fix the highlighted settings first" if errors else
                                      "Another training run is in progress" if foreign else

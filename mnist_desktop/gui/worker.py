@@ -81,6 +81,7 @@ class Worker(QObject):
         self._want_analysis = False
         self._saliency_method = DEFAULT_SALIENCY
         self._trainer: Trainer | None = None
+        self._services: list[Any] = []  # panels' helpers on this thread (see add_service)
         self._download_cancel = threading.Event()
         self._jobs: set[JobHandle] = set()
         self._progress_to: Any = None  # the handle of the run whose download is in progress
@@ -111,6 +112,24 @@ class Worker(QObject):
         """Which saliency the analysis computes (a ``saliency_methods.SALIENCY_METHODS`` name)."""
         check_method(method)
         self._saliency_method = method
+
+    def add_service(self, service: Any) -> None:
+        """Serve ``service`` whenever a prediction is served: when idle and between training steps.
+
+        ``service.serve(model_name, params, image)`` answers a view's pending
+        requests on this thread with the model of the moment (the training
+        run's newest weights during a run); ``service.on_epoch(model_name,
+        params)`` follows each training epoch. (The map and step-through views
+        use this: gui/insight/deeper_service.py.)
+        """
+        self._services.append(service)
+
+    def _serve_services(self, model_name: str | None, params: Any) -> None:
+        for service in self._services:
+            try:
+                service.serve(model_name, params, self._last_image)
+            except Exception as err:  # a panel's helper must not stop predictions or a run
+                self.error.emit(f"{type(service).__name__} failed: {err}")
 
     def pause_training(self) -> None:
         if self._trainer:
@@ -151,10 +170,12 @@ class Worker(QObject):
     @Slot()
     def _serve_prediction(self, params: Any = None, model_name: str | None = None) -> None:
         has, image = self._take_pending()
-        if not has:
-            return
         params = self.params if params is None else params
         model_name = model_name or self.model_name
+        if self._services:
+            self._serve_services(model_name, params)
+        if not has:
+            return
         if image is None or params is None or model_name is None:
             self.prediction.emit(None, None)
             return
@@ -323,6 +344,8 @@ class Worker(QObject):
                 elif isinstance(event, EpochEvent):
                     handle.post("epoch", asdict(event))
                     self.paramsUpdated.emit(config.model, trainer.current_params())
+                    for service in self._services:
+                        service.on_epoch(config.model, trainer.params)
                 else:
                     done = event
         except Exception as err:

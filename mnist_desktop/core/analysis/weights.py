@@ -167,7 +167,9 @@ def weight_tile_sets(model_name: str, params: Mapping[str, Mapping[str, Any]],
                     strength[None], ("conv1 map × conv2 filter",), float(max(strength.max(), 1e-6)),
                     np.arange(1), diverging=False, row_label="conv1 map", column_label="conv2 filter"),
         ]
-    raise ValueError(f"no weight view for model {model_name!r}")
+    from mnist_desktop.core.analysis.spec_weights import custom_tile_sets  # any other architecture
+
+    return custom_tile_sets(model_name, params, names)
 
 
 # --------------------------------------------------------------------------- layout
@@ -290,8 +292,12 @@ def layer_tiles(activation: np.ndarray) -> np.ndarray:
 
 def ordered_layers(activations: Mapping[str, Any]) -> list[str]:
     """Layer names in network order (known ones first), whatever order the dict has."""
-    known = [name for name in LAYER_ORDER if name in activations]
-    return known + sorted(name for name in activations if name not in LAYER_ORDER)
+    known = [name for name in LAYER_ORDER if name in activations and name != "logits"]
+    others = [name for name in activations if name not in LAYER_ORDER]
+    # custom networks name layers conv1, conv2, dense1, ... dense10: convs come first, then by number
+    return known + sorted(others, key=lambda n: (not n.startswith("conv"), n.rstrip("0123456789"),
+                                                 int(n[len(n.rstrip("0123456789")):] or 0), n)) + \
+        (["logits"] if "logits" in activations else [])
 
 
 def class_means(images: np.ndarray, labels: np.ndarray, num_classes: int = 10) -> np.ndarray:

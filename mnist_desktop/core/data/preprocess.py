@@ -25,14 +25,20 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from mnist_desktop.core.errors import ImageError
+from mnist_desktop.core.data.stroke_width import WIDTH_BAND, estimate_width, offset_strokes, width_offsets
 from mnist_desktop.core.safe_io import PathProblem, check_regular_file
 
-PREPROCESS_VERSION = 1
+# 2: stroke widths outside MNIST's band are thinned or thickened (issue 15).
+# Version-1 models load and run unchanged; their inputs differ only for such digits.
+PREPROCESS_VERSION = 2
 
 OUTPUT_SIZE = 28
 BOX_SIZE = 20
 # MNIST's centre of mass, in array-index coordinates, averages (14.0, 14.0).
 CENTRE = 14.0
+# Stroke-width passes: one brings most digits into the band; the second finishes short fat ones,
+# whose width the first pass's estimate (ink over half the outline) underrates.
+WIDTH_PASSES = 2
 # Images larger than this are refused before decoding (decompression bombs).
 MAX_IMAGE_PIXELS = 50_000_000
 # A digit needs a few pixels each way; a 1x2 "image" would still be read as some digit.
@@ -405,13 +411,92 @@ def _normalise_boxes(ink: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -
 
 
 def _centre(patch: np.ndarray, new: np.ndarray) -> np.ndarray:
-    """Boost thin strokes, then shift each (N, 28, 28) patch (box at the origin) by mass.
+    """Boost thin strokes, bring the stroke width into MNIST's range, shift each patch by mass.
 
-    Each centroid lands on CENTRE (integer shift, as MNIST did), but no ink is
-    ever pushed off the field.
+    ``patch`` is (N, 28, 28) with each box at the origin. Each centroid lands on
+    CENTRE (integer shift, as MNIST did), but no ink is ever pushed off the field.
     """
     np.clip(patch, 0.0, 1.0, out=patch)
-    patch = _boost_thin_strokes(patch)
+    patch, new = _normalise_width(_boost_thin_strokes(patch), new)
+    return _shift_to_centre(patch, new)
+
+
+def _normalise_width(ink: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Thin or thicken the patches whose stroke width is outside MNIST's band, and re-box them.
+
+    ``ink`` is after the thin-stroke boost: the width is measured and changed on
+    what the model would see. Patches inside the band come back as they are --
+    nearly all MNIST digits and most drawings: on the live path this costs one
+    width estimate. See :mod:`.stroke_width` for why and how.
+    """
+    for attempt in range(WIDTH_PASSES):
+        width = estimate_width(ink)
+        if len(width) == 1 and WIDTH_BAND[0] <= float(width[0]) <= WIDTH_BAND[1]:
+            break  # the live canvas, already in MNIST's range: the common case, no array work
+        offset = width_offsets(width, new.max(axis=1))
+        changed = np.flatnonzero(offset)
+        if not len(changed):
+            break
+        if attempt == 0:
+            ink, new = ink.copy(), new.copy()
+        ink[changed], new[changed] = _rebox(offset_strokes(ink[changed], offset[changed]))
+    return ink, new
+
+
+def _rebox(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scale each (N, 28, 28) ink map's box to the 20-px box again, at the origin, boosted."""
+    ink = ink * (ink >= _NOISE_LEVEL)
+    mask = ink > 0
+    rows, cols = mask.any(axis=2), mask.any(axis=1)
+    top, left = np.argmax(rows, axis=1), np.argmax(cols, axis=1)
+    lengths = np.stack([ink.shape[1] - np.argmax(rows[:, ::-1], axis=1) - top,
+                        ink.shape[2] - np.argmax(cols[:, ::-1], axis=1) - left], axis=1)
+    starts = np.stack([top, left], axis=1)
+    new = box_sizes(lengths)
+    row_w = _resample_matrix(starts[:, 0], lengths[:, 0], new[:, 0], ink.shape[1])
+    col_w = _resample_matrix(starts[:, 1], lengths[:, 1], new[:, 1], ink.shape[2])
+    patch = np.clip(np.matmul(np.matmul(row_w, ink), col_w.transpose(0, 2, 1)), 0.0, 1.0)
+    return _boost_thin_strokes(patch), new
+
+
+def normalise_width_batch(images: np.ndarray) -> np.ndarray:
+    """Bring the stroke width of already-normalised digits (MNIST files) into MNIST's band.
+
+    ``images``: uint8 or float (N, 28, 28[, 1]) digits as MNIST stores them
+    (box and centre done). Returns the same shape and dtype; digits inside the
+    band are returned bit for bit, the others thinned or thickened, re-boxed
+    and re-centred exactly as :func:`to_model_input` treats a drawing. Training
+    and evaluation pass the digit datasets through this, so a model sees the
+    widths live drawings are brought to.
+    """
+    images = np.asarray(images)
+    flat = images.reshape(images.shape[:3]) if images.ndim == 4 and images.shape[3] == 1 else images
+    if flat.ndim != 3:
+        raise ValueError(f"expected (N, H, W) or (N, H, W, 1) images, got shape {images.shape}")
+    out = images.copy()
+    out_flat = out.reshape(flat.shape)
+    scale = np.float32(255.0) if flat.dtype == np.uint8 else np.float32(1.0)
+    for lo in range(0, len(flat), 4096):
+        ink = flat[lo:lo + 4096].astype(np.float32) / scale
+        offset = width_offsets(estimate_width(ink), np.maximum(_extent(ink > 0, 2), _extent(ink > 0, 1)))
+        changed = np.flatnonzero(offset)
+        if not len(changed):
+            continue
+        patch, new = _normalise_width(*_rebox(offset_strokes(ink[changed], offset[changed])))
+        fixed = _shift_to_centre(patch, new) * scale
+        out_flat[lo + changed] = np.rint(fixed).astype(flat.dtype) if flat.dtype == np.uint8 else fixed.astype(flat.dtype)
+    return out
+
+
+def _extent(mask: np.ndarray, axis: int) -> np.ndarray:
+    """(N,) span from the first to the last row (axis 2) or column (axis 1) of (N, H, W) ``mask`` with ink."""
+    hit = mask.any(axis=axis)
+    first, last = np.argmax(hit, axis=1), hit.shape[1] - np.argmax(hit[:, ::-1], axis=1)
+    return np.where(hit.any(axis=1), last - first, 0)
+
+
+def _shift_to_centre(patch: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Shift each (N, 28, 28) patch (box at the origin) so its centre of mass lands on CENTRE."""
     idx = np.arange(OUTPUT_SIZE, dtype=np.float32)
     total = np.maximum(patch.sum(axis=(1, 2)), np.float32(1e-12))
     cy = (patch.sum(axis=2) * idx).sum(axis=1) / total

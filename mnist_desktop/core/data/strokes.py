@@ -26,6 +26,8 @@ Template = tuple[Stroke, ...]
 # Half the GUI canvas's 560 px: renders 4x faster, and after preprocessing the
 # 28x28 result is the same up to rounding (mean difference ~0.01).
 CANVAS_SIZE = 280
+GUI_CANVAS_SIZE = 560  # gui/canvas.py's CANVAS_SIZE (the core cannot import the GUI)
+THIN_BRUSH, THICK_BRUSH = 8.0, 80.0  # the GUI brush slider's range, in 560-px canvas pixels
 
 
 # ----------------------------------------------------------------- template helpers
@@ -209,13 +211,16 @@ def random_drawn_strokes(
     *,
     canvas_size: int = CANVAS_SIZE,
     variant: int | None = None,
+    pen_width: float | None = None,
 ) -> tuple[list[np.ndarray], float]:
     """Strokes (canvas pixels) and pen width of one random mouse-drawn ``label``.
 
     Picks a style variant, drops random points (fast drags give polylines with
     corners), jitters the rest (unsteady hand), applies a random affine map
     (rotation +-15 degrees, shear, aspect squeezed or wide, size) and places the
-    digit anywhere on the canvas, not necessarily in the middle.
+    digit anywhere on the canvas, not necessarily in the middle. ``pen_width``
+    (canvas pixels) fixes the pen instead of a random one in proportion to the
+    digit: the brush-width tests draw the same digits at every width the canvas offers.
     """
     variants = DIGIT_TEMPLATES[int(label)]
     template = variants[int(rng.integers(len(variants))) if variant is None else variant]
@@ -237,8 +242,11 @@ def random_drawn_strokes(
 
     height = canvas_size * rng.uniform(0.35, 0.8)
     pen = height * rng.uniform(0.05, 0.17)
+    if pen_width is not None:
+        pen = float(pen_width)
     scale = min(height / max(extent[1], 1e-6), (canvas_size - 2 * pen) / max(extent.max(), 1e-6))
-    pen = max(2.0, min(pen, scale * extent.max() * 0.25))
+    if pen_width is None:
+        pen = max(2.0, min(pen, scale * extent.max() * 0.25))
     shapes = [s * scale for s in shapes]
     lo = np.concatenate(shapes).min(axis=0) - pen
     hi = np.concatenate(shapes).max(axis=0) + pen
@@ -248,33 +256,39 @@ def random_drawn_strokes(
 
 
 def random_drawn_canvas(
-    label: int, rng: np.random.Generator, *, canvas_size: int = CANVAS_SIZE, variant: int | None = None
+    label: int, rng: np.random.Generator, *, canvas_size: int = CANVAS_SIZE, variant: int | None = None,
+    pen_width: float | None = None,
 ) -> np.ndarray:
     """A canvas-like uint8 picture (white on black) of one random drawn ``label``."""
-    strokes, pen = random_drawn_strokes(label, rng, canvas_size=canvas_size, variant=variant)
+    strokes, pen = random_drawn_strokes(label, rng, canvas_size=canvas_size, variant=variant, pen_width=pen_width)
     return render_strokes(strokes, canvas_size, pen)
 
 
 def random_drawn_digit(
-    label: int, rng: np.random.Generator, *, canvas_size: int = CANVAS_SIZE, variant: int | None = None
+    label: int, rng: np.random.Generator, *, canvas_size: int = CANVAS_SIZE, variant: int | None = None,
+    pen_width: float | None = None,
 ) -> np.ndarray:
     """One random drawn ``label`` as model input: float32 (28, 28) in [0, 1]."""
-    out = to_model_input(random_drawn_canvas(label, rng, canvas_size=canvas_size, variant=variant))
+    out = to_model_input(random_drawn_canvas(label, rng, canvas_size=canvas_size, variant=variant, pen_width=pen_width))
     if out is None:  # cannot happen: every template puts ink on the canvas
         raise RuntimeError(f"drawn digit {label} rendered blank")
     return out
 
 
-def make_drawn_test_set(n_per_class: int = 100, seed: int = 1234) -> tuple[np.ndarray, np.ndarray]:
+def make_drawn_test_set(n_per_class: int = 100, seed: int = 1234, *,
+                        brush_width: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The "drawn digits" test set: (float32 (N, 28, 28), uint8 (N,)), N = 10 * n_per_class.
 
     Deterministic for a seed (the same images on every run with the same numpy
     and Pillow), so accuracies reported next to MNIST's test accuracy are
-    comparable between models and runs.
+    comparable between models and runs. ``brush_width`` draws every digit on the
+    GUI's 560-px canvas with that brush (the slider's 8-80 px) instead of a pen
+    in proportion to the digit: :data:`THICK_BRUSH` is the thick-brush test set.
     """
     rng = np.random.default_rng(seed)
     labels = np.tile(np.arange(10, dtype=np.uint8), n_per_class)
     images = np.empty((len(labels), 28, 28), dtype=np.float32)
+    size = CANVAS_SIZE if brush_width is None else GUI_CANVAS_SIZE
     for i, label in enumerate(labels):
-        images[i] = random_drawn_digit(int(label), rng)
+        images[i] = random_drawn_digit(int(label), rng, canvas_size=size, pen_width=brush_width)
     return images, labels

@@ -129,7 +129,7 @@ def finetune_data(handwriting: HandwritingSet, dataset: Any, options: FinetuneOp
     ``personal_share`` of every batch; augmentation in the trainer makes each
     repeat a slightly different drawing. ``split`` defaults to ``handwriting.split``.
     """
-    from mnist_desktop.core.data.datasets import to_model_array
+    from mnist_desktop.core.training.data_prep import model_array_for
     from mnist_desktop.core.training.trainer import TrainData
 
     opts = options or FinetuneOptions()
@@ -144,12 +144,12 @@ def finetune_data(handwriting: HandwritingSet, dataset: Any, options: FinetuneOp
     n_replay = len(replay_idx)
     share = float(opts.personal_share)
     copies = 1 if share >= 1.0 or n_replay == 0 else max(1, round(share / (1.0 - share) * n_replay / len(px)))
-    replay_x = to_model_array(dataset.train_images[replay_idx]) if n_replay else np.zeros((0, 28, 28, 1), np.float32)
+    replay_x = model_array_for(dataset.name, dataset.train_images[replay_idx]) if n_replay else np.zeros((0, 28, 28, 1), np.float32)
     train_x = np.concatenate([np.tile(px[..., None], (copies, 1, 1, 1)), replay_x])
     train_y = np.concatenate([np.tile(py, copies), np.asarray(dataset.train_labels[replay_idx], np.int32)])
     return TrainData(
         train_x=train_x.astype(np.float32), train_y=train_y.astype(np.int32),
-        test_x=to_model_array(dataset.test_images), test_y=np.asarray(dataset.test_labels, np.int32),
+        test_x=model_array_for(dataset.name, dataset.test_images), test_y=np.asarray(dataset.test_labels, np.int32),
         val_x=hx[..., None].astype(np.float32), val_y=hy,
         class_names=tuple(dataset.class_names), dataset=dataset.name,
     )
@@ -237,7 +237,7 @@ def finish_finetune(model_name: str, base_params: Any, tuned_params: Any, handwr
     test numbers in the report stay an honest, untouched measurement; it aims
     for half the allowed drop because the guard is a sample too.
     """
-    from mnist_desktop.core.data.datasets import to_model_array
+    from mnist_desktop.core.training.data_prep import model_array_for
     from mnist_desktop.core.training.evaluation import evaluate
 
     opts = options or FinetuneOptions()
@@ -246,7 +246,7 @@ def finish_finetune(model_name: str, base_params: Any, tuned_params: Any, handwr
     alpha, guard_before, guard_after = opts.blend, None, None
     final = tuned_params if alpha == 1.0 else _blend(base_params, tuned_params, alpha)
     if len(guard_idx):
-        gx = to_model_array(dataset.train_images[guard_idx])
+        gx = model_array_for(dataset.name, dataset.train_images[guard_idx])
         gy = np.asarray(dataset.train_labels[guard_idx], np.int32)
         guard_before = evaluate(model_name, base_params, gx, gy).accuracy
         # aim for half the allowed drop: the guard is a sample too, and the test set
@@ -260,7 +260,7 @@ def finish_finetune(model_name: str, base_params: Any, tuned_params: Any, handwr
     hx, hy = handwriting.arrays(split.held_out_ids)
     before = evaluate(model_name, base_params, hx[..., None], hy) if len(hy) else None
     after = evaluate(model_name, final, hx[..., None], hy) if len(hy) else None
-    tx, ty = to_model_array(dataset.test_images), np.asarray(dataset.test_labels, np.int32)
+    tx, ty = model_array_for(dataset.name, dataset.test_images), np.asarray(dataset.test_labels, np.int32)
     mnist_before = evaluate(model_name, base_params, tx, ty).accuracy
     mnist_after = evaluate(model_name, final, tx, ty).accuracy
     report = FinetuneReport(

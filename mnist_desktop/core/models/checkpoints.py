@@ -9,6 +9,11 @@ Layout inside the zip::
 
     metadata.json                 format, model, dataset, class names, metrics, ...
     params/<module>/<name>.npy    one array per Haiku parameter
+
+A network built in the editor is named by its layer list ("conv:16:5:2,...") and
+its metadata also holds ``architecture``, the same layers as JSON (optional:
+checkpoints of the presets and of versions before specs have none). On load the
+two must agree and pass the same checks as the editor's, before any array is read.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import platform
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -30,7 +35,7 @@ from mnist_desktop.core.data.dataset_specs import class_names_for
 from mnist_desktop.core.errors import CheckpointError
 from mnist_desktop.core.fileio import ZIP_READ_ERRORS, atomic_writer, sweep_stale_temps
 from mnist_desktop.core.safe_io import PathProblem, check_regular_file, check_save_target, read_npy_bounded, read_zip_entry
-from mnist_desktop.core.models.networks import MODELS, param_shapes
+from mnist_desktop.core.models.spec import SpecError, architecture_of, from_json, is_custom, validate_model_name
 from mnist_desktop.core.data.preprocess import PREPROCESS_VERSION
 
 FORMAT_NAME = "mnist-desktop-checkpoint"
@@ -43,6 +48,44 @@ MAX_ENTRIES = 64
 MAX_ABS_WEIGHT = 1e6
 
 Params = dict[str, dict[str, np.ndarray]]
+Shapes = dict[str, dict[str, tuple[tuple[int, ...], str]]]
+
+
+class _NetworkShapes(Mapping[str, Shapes]):
+    """``{architecture: expected parameter shapes}`` of every network in ``core.models.networks``.
+
+    Lazy, because importing the networks imports JAX and Haiku (seconds): the
+    window reads its first model with the NumPy forward's table instead
+    (``numpy_forward.PARAM_SHAPES``) while JAX loads.
+    """
+
+    def __getitem__(self, name: str) -> Shapes:
+        from mnist_desktop.core.models.networks import MODELS, param_shapes
+
+        if name not in MODELS and not (is_custom(name) and _valid_model_name(name)):
+            raise KeyError(name)
+        return param_shapes(name)
+
+    def __iter__(self) -> Iterator[str]:
+        from mnist_desktop.core.models.networks import MODELS
+
+        return iter(MODELS)
+
+    def __len__(self) -> int:
+        from mnist_desktop.core.models.networks import MODELS
+
+        return len(MODELS)
+
+
+def _valid_model_name(name: str) -> bool:
+    try:
+        validate_model_name(name)
+    except SpecError:
+        return False
+    return True
+
+
+NETWORK_SHAPES: Mapping[str, Shapes] = _NetworkShapes()
 
 
 @dataclass
@@ -126,6 +169,10 @@ def save_checkpoint(
     )
     meta.setdefault("class_names", [str(i) for i in range(10)])
     meta.setdefault("dataset", "mnist")
+    if is_custom(model_name):
+        meta["architecture"] = architecture_of(model_name)[0].to_json()
+    else:
+        meta.pop("architecture", None)
     try:
         with atomic_writer(target) as handle:
             with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -147,7 +194,7 @@ def _fail(path: Path, what: str) -> CheckpointError:
     return CheckpointError(f"{path} is not a usable mnist-desktop model: {what}")
 
 
-def _read_metadata(path: Path, zf: zipfile.ZipFile) -> dict[str, Any]:
+def _read_metadata(path: Path, zf: zipfile.ZipFile, architectures: Mapping[str, Shapes]) -> dict[str, Any]:
     try:
         info = zf.getinfo("metadata.json")
     except KeyError:
@@ -176,8 +223,10 @@ def _read_metadata(path: Path, zf: zipfile.ZipFile) -> dict[str, Any]:
         raise _fail(path, f"it expects image preprocessing version {prep}, this app has {PREPROCESS_VERSION}; "
                           "its answers would be wrong here: update mnist-desktop")
     model = meta.get("model")
-    if not isinstance(model, str) or model not in MODELS:
-        raise _fail(path, f"unknown model architecture {str(model)[:60]!r} (known: {', '.join(MODELS)})")
+    if not isinstance(model, str) or (model not in architectures and "architecture" not in meta):
+        raise _fail(path, f"unknown model architecture {str(model)[:60]!r} (known: {', '.join(architectures)})")
+    if "architecture" in meta:
+        _check_architecture(path, model, meta["architecture"])
     names = meta.get("class_names", [str(i) for i in range(10)])
     if not (isinstance(names, list) and len(names) == 10 and all(isinstance(n, str) and 0 < len(n) <= 64 for n in names)):
         raise _fail(path, "'class_names' must be a list of 10 short strings")
@@ -187,6 +236,17 @@ def _read_metadata(path: Path, zf: zipfile.ZipFile) -> dict[str, Any]:
         if key in meta and not isinstance(meta[key], dict):
             raise _fail(path, f"{key!r} must be a JSON object")
     return meta
+
+
+def _check_architecture(path: Path, model: str, spec: object) -> None:
+    """The optional ``architecture`` field: a valid spec whose layers are the ``model`` name's."""
+    try:
+        arch = from_json(spec)
+        validate_model_name(model)
+    except SpecError as err:
+        raise _fail(path, f"its 'architecture' is refused: {err}") from None
+    if architecture_of(model)[0] != arch:
+        raise _fail(path, f"its 'architecture' ({arch.to_compact()[:80]!r}) does not match its 'model' ({model[:80]!r})")
 
 
 def _read_array(path: Path, zf: zipfile.ZipFile, entry: str, shape: tuple[int, ...], dtype: str,
@@ -202,12 +262,13 @@ def _read_array(path: Path, zf: zipfile.ZipFile, entry: str, shape: tuple[int, .
         shape=shape, dtype=dtype, max_bytes=limit)
 
 
-def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+def load_checkpoint(path: str | os.PathLike, architectures: Mapping[str, Shapes] = NETWORK_SHAPES) -> Checkpoint:
     """Read and validate a checkpoint; anything wrong raises :class:`CheckpointError`.
 
     Validation: the metadata names a known architecture, and every parameter the
     architecture needs is present with the exact shape and dtype, finite, with no
-    extra or missing entries.
+    extra or missing entries. ``architectures`` says which are known and what
+    they need (default: the Haiku networks).
     """
     try:
         src = check_regular_file(path, "model file")
@@ -225,8 +286,10 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         try:
             if len(zf.infolist()) > MAX_ENTRIES:
                 raise _fail(src, f"it has {len(zf.infolist())} entries (limit {MAX_ENTRIES})")
-            meta = _read_metadata(src, zf)
-            expected = param_shapes(meta["model"])
+            meta = _read_metadata(src, zf, architectures)
+            expected = architectures.get(meta["model"])
+            if expected is None:
+                raise _fail(src, f"this reader does not know the {meta['model'][:60]!r} architecture")
             params: Params = {}
             entries = {n for n in zf.namelist() if n.startswith("params/")}
             wanted = {f"params/{m}/{p}.npy" for m, group in expected.items() for p in group}

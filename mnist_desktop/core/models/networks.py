@@ -1,9 +1,10 @@
-"""Haiku models, registered by name.
+"""Haiku models, named by a preset ("cnn") or by their layers ("conv:16:5:2,relu,dense:64,relu").
 
 Every model maps an ``(N, 28, 28, 1)`` float batch in [0, 1] to ``(N, 10)`` logits.
-Each network is written once as a function that can also record its intermediate
-activations into a dict; the two Haiku transforms built from it share parameter
-names, so the insight views can show activations of exactly the params trained.
+Each network is built once from its :mod:`~mnist_desktop.core.models.spec`
+architecture as a function that can also record its intermediate activations
+into a dict; the Haiku transforms built from it share parameter names, so the
+insight views can show activations of exactly the params trained.
 """
 
 from __future__ import annotations
@@ -17,18 +18,25 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mnist_desktop.core.models.spec import (
+    ACTIVATIONS, ELEMENTWISE, NUM_CLASSES, PRESET_TITLES, PRESETS, Architecture, architecture_of,
+    check, iter_weighted, module_names,
+)
+
 Activations = dict[str, jnp.ndarray]
-NetFn = Callable[[jnp.ndarray, "Activations | None"], jnp.ndarray]
+NetFn = Callable[..., jnp.ndarray]  # net(x, acts=None, key=None) -> logits
 
 
-def max_pool_2x2(x: jnp.ndarray) -> jnp.ndarray:
-    """2×2 max pool via reshape + max.
+def pool(x: jnp.ndarray, size: int, kind: str) -> jnp.ndarray:
+    """Non-overlapping ``size``×``size`` max or average pool via reshape (a ragged edge is dropped).
 
-    Measured on a 2-core CPU its backward pass is ~8× faster than ``hk.max_pool``
-    (whose gradient goes through select-and-scatter).
+    Measured on a 2-core CPU the backward pass of the reshape + max is ~8× faster
+    than ``hk.max_pool`` (whose gradient goes through select-and-scatter).
     """
     n, h, w, c = x.shape
-    return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+    oh, ow = h // size, w // size
+    blocks = x[:, : oh * size, : ow * size].reshape(n, oh, size, ow, size, c)
+    return blocks.max(axis=(2, 4)) if kind == "maxpool" else blocks.mean(axis=(2, 4))
 
 
 def _record(acts: Activations | None, name: str, value: jnp.ndarray) -> jnp.ndarray:
@@ -37,33 +45,50 @@ def _record(acts: Activations | None, name: str, value: jnp.ndarray) -> jnp.ndar
     return value
 
 
-def logreg_net(x: jnp.ndarray, acts: Activations | None = None) -> jnp.ndarray:
-    """Multinomial logistic regression: one weight template per class."""
-    return hk.Linear(10, name="linear")(hk.Flatten()(x))
+def build_net(arch: Architecture, preset: str | None = None, num_classes: int = NUM_CLASSES) -> NetFn:
+    """The Haiku network function of a checked architecture (raises :class:`SpecError` if invalid).
 
-
-def mlp_net(x: jnp.ndarray, acts: Activations | None = None) -> jnp.ndarray:
-    """LeNet-300-100 (LeCun et al. 1998): the classic fully connected baseline."""
-    h = hk.Flatten()(x)
-    h = _record(acts, "hidden1", jax.nn.relu(hk.Linear(300, name="hidden1")(h)))
-    h = _record(acts, "hidden2", jax.nn.relu(hk.Linear(100, name="hidden2")(h)))
-    return hk.Linear(10, name="output")(h)
-
-
-def cnn_net(x: jnp.ndarray, acts: Activations | None = None) -> jnp.ndarray:
-    """A small convnet chosen for speed on a laptop CPU (see ``mnist-desktop bench``).
-
-    The first convolution is strided and VALID: XLA:CPU pays roughly per FLOP,
-    and full-resolution stride-1 convolutions dominate a LeNet's cost. This net
-    needs ~0.36 M multiply-adds per image (~8× fewer than the PyTorch reference
-    LeNet) and is more accurate (≥ 99.0 % after 3 epochs).
+    ``net(x, acts=None, key=None)``: with ``acts`` it records each weighted layer's
+    output after the activations that follow it (the insight views show these);
+    with ``key`` dropout layers are active (training), without it they pass
+    values through (evaluation). The presets rebuild the hand-written models of
+    earlier versions exactly: same module names, same parameter tree, same
+    forward pass (tests/test_arch_presets.py checks against copies of them).
     """
-    h = jax.nn.relu(hk.Conv2D(32, 5, stride=2, padding="VALID", name="conv1")(x))  # 12×12×32
-    h = _record(acts, "conv1", h)
-    h = max_pool_2x2(h)  # 6×6×32
-    h = _record(acts, "conv2", jax.nn.relu(hk.Conv2D(64, 3, padding="VALID", name="conv2")(h)))  # 4×4×64
-    h = _record(acts, "dense", jax.nn.relu(hk.Linear(128, name="dense")(hk.Flatten()(h))))
-    return hk.Linear(10, name="output")(h)
+    check(arch, preset)
+    names = module_names(arch, preset)
+
+    def net(x: jnp.ndarray, acts: Activations | None = None, key: jax.Array | None = None) -> jnp.ndarray:
+        h = x
+        recording = ""  # the weighted layer whose output (after activations) is being recorded
+        for layer, name in zip(arch.layers, names):
+            kind = layer.kind
+            if kind not in ELEMENTWISE:
+                recording = ""
+            if kind == "conv":
+                h = hk.Conv2D(layer.get("channels"), layer.get("kernel"), stride=layer.get("stride"),
+                              padding=layer.get("padding").upper(), name=name)(h)
+                recording = name
+            elif kind == "dense":
+                h = hk.Linear(layer.get("units"), name=name)(hk.Flatten()(h) if h.ndim > 2 else h)
+                recording = name
+            elif kind in ("maxpool", "avgpool"):
+                h = pool(h, layer.get("size"), kind)
+            elif kind == "flatten":
+                h = hk.Flatten()(h)
+            elif kind in ACTIVATIONS:
+                h = getattr(jax.nn, kind)(h)
+            elif kind == "dropout":
+                if key is not None:
+                    key, sub = jax.random.split(key)
+                    h = hk.dropout(sub, layer.get("rate"), h)
+            elif kind == "layernorm":
+                h = hk.LayerNorm(axis=-1, create_scale=True, create_offset=True, name=name)(h)
+            if recording:
+                _record(acts, recording, h)
+        return hk.Linear(num_classes, name=names[-1])(hk.Flatten()(h) if h.ndim > 2 else h)
+
+    return net
 
 
 @dataclass(frozen=True)
@@ -75,24 +100,32 @@ class ModelSpec:
     description: str
     net: NetFn
     first_layer: str  # the module whose weights the weight view shows first
+    architecture: Architecture = Architecture()
+    preset: str | None = None
 
 
-MODELS: dict[str, ModelSpec] = {
-    spec.name: spec
-    for spec in (
-        ModelSpec("logreg", "Logistic regression", "784→10 linear classifier; weights are class templates", logreg_net, "linear"),
-        ModelSpec("mlp", "MLP (LeNet-300-100)", "784→300→100→10 fully connected, ReLU", mlp_net, "hidden1"),
-        ModelSpec("cnn", "CNN", "conv5×5/2·32 → pool → conv3×3·64 → 128 → 10", cnn_net, "conv1"),
-    )
-}
+def _model_spec(name: str) -> ModelSpec:
+    arch, preset = architecture_of(name)
+    net = build_net(arch, preset)
+    title, description = PRESET_TITLES.get(name, ("Custom network", name))
+    first = next((module for _, _, module in iter_weighted(arch, preset)), module_names(arch, preset)[-1])
+    return ModelSpec(name, title, description, net, first, arch, preset)
+
+
+#: The presets, in the order the model picker lists them.
+MODELS: dict[str, ModelSpec] = {name: _model_spec(name) for name in PRESETS}
 
 
 def get_model(name: str) -> ModelSpec:
-    """The spec for ``name``; unknown names raise a ValueError listing the choices."""
-    try:
+    """The model for a preset name or a compact layer list; a bad one raises :class:`SpecError` (a ValueError)."""
+    if name in MODELS:
         return MODELS[name]
-    except KeyError:
-        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}") from None
+    return _custom_model(name)
+
+
+@functools.lru_cache(maxsize=64)
+def _custom_model(name: str) -> ModelSpec:
+    return _model_spec(name)
 
 
 @functools.cache
@@ -100,6 +133,13 @@ def transformed(name: str) -> hk.Transformed:
     """``init(rng, x)`` / ``apply(params, x) -> logits`` for the named model."""
     net = get_model(name).net
     return hk.without_apply_rng(hk.transform(lambda x: net(x, None)))
+
+
+@functools.cache
+def training_transformed(name: str) -> hk.Transformed:
+    """``apply(params, x, key)`` with dropout active; the parameters are those of :func:`transformed`."""
+    net = get_model(name).net
+    return hk.without_apply_rng(hk.transform(lambda x, key: net(x, None, key)))
 
 
 @functools.cache

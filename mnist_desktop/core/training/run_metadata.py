@@ -16,9 +16,11 @@ from mnist_desktop.core.training.trainer import DoneEvent, TrainConfig
 
 
 def default_model_path(model: str, dataset: str) -> Path:
-    """A new, time-stamped file in the user's models folder."""
+    """A new, time-stamped file in the user's models folder ("custom-…" for a network named by its layers)."""
+    from mnist_desktop.core.models.spec import file_label
+
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return user_data_dir() / "models" / f"{model}-{dataset}-{stamp}.ckpt"
+    return user_data_dir() / "models" / f"{file_label(model)}-{dataset}-{stamp}.ckpt"
 
 
 def checkpoint_metadata(config: TrainConfig, dataset_name: str, class_names: Sequence[str], *,

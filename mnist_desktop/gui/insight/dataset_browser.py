@@ -168,6 +168,11 @@ class DatasetBrowser(InsightPanel):
         self.next_button.clicked.connect(lambda: self._set_page(self.page + 1))
         self._started = False
 
+    def figure_dataset(self) -> str:
+        if self.loaded is None:
+            return ""
+        return f"{self.loaded.dataset.title}, {self.split_box.currentText().lower()}"
+
     def _setup_counts_plot(self) -> None:
         plot = self.counts_plot
         plot.setBackground(self.palette().color(self.backgroundRole()))

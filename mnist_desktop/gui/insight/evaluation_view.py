@@ -177,6 +177,11 @@ class EvaluationView(InsightPanel):
         if session is not None:
             session.modelChanged.connect(self._on_model_changed)
 
+    def figure_dataset(self) -> str:
+        if self.result is None:
+            return ""
+        return f"{self.result.get('dataset_title') or self.result.get('dataset', '')} test set"
+
     def _setup_accuracy_plot(self) -> None:
         plot = self.accuracy_plot
         fg = text_colour(self)

@@ -9,8 +9,8 @@ from PySide6.QtCore import QEvent, QObject, QRect, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
+from mnist_desktop.gui.figure_export import FigureCaption, export_figure
 from mnist_desktop.gui.settings_access import read_setting
-from mnist_desktop.gui.insight.pictures import save_widget_png
 
 
 class InsightPanel(QWidget):
@@ -113,8 +113,20 @@ class InsightPanel(QWidget):
 
     # -- export ------------------------------------------------------------------
     def export_png(self, path: str | Path) -> Path:
-        """Save the whole panel (explanation included, so the picture explains itself)."""
-        return save_widget_png(self, path)
+        """Save the view's figure, rendered at ≥ 2× with a caption (gui/figure_export.py)."""
+        return export_figure(self, self.figure_caption(), path)
+
+    def figure_caption(self) -> FigureCaption:
+        """View, model and dataset for the exported figure's caption."""
+        model = getattr(getattr(self, "session", None), "model", None)
+        view = self._dock.windowTitle() if self._dock is not None else self.export_name.capitalize()
+        described = f"{model.name} ({model.title}, {model.param_count:,} parameters)" if model is not None else ""
+        dataset = self.figure_dataset() or (f"trained on {model.dataset}" if model is not None and model.dataset else "")
+        return FigureCaption(view=view, model=described, dataset=dataset)
+
+    def figure_dataset(self) -> str:
+        """Override: the data the figure shows, when it is not the model's training set."""
+        return ""
 
     def export_dialog(self) -> None:
         settings = QSettings()

@@ -287,8 +287,14 @@ class WeightsView(InsightPanel):
             self.stack.setCurrentWidget(self.empty_label)
             return
         self.sets, self.model_name = sets, model_name
-        self.set_explanation(OVERVIEW.get(model_name, WAITING))
+        if model_name in OVERVIEW:
+            self.set_explanation(OVERVIEW[model_name])
+        else:
+            from mnist_desktop.core.analysis.spec_weights import architecture_overview
+
+            self.set_explanation(architecture_overview(model_name))
         self.source_label.setText(self.source)
-        page = self.pages[model_name]
+        # a custom network uses the page of the preset its first layer resembles
+        page = self.pages.get(model_name) or self.pages[{"templates": "logreg", "units": "mlp"}.get(sets[0].key, "cnn")]
         page.show_sets(sets)
         self.stack.setCurrentWidget(page)
