@@ -46,7 +46,8 @@ def test_train_json_line_fields(tmp_path, capsys):
                                       "steps", "evaluation", "saving"]
     assert all(v >= 0 for v in report["phases"].values()) and report["phases"]["steps"] > 0
     in_trainer = sum(v for k, v in report["phases"].items() if k not in ("data_loading", "saving", "compile_background"))
-    assert in_trainer == pytest.approx(report["train_seconds"], abs=0.05 + 0.05 * report["train_seconds"])
+    # the phases cover the training time (and the final test pass, which train_seconds leaves out)
+    assert report["train_seconds"] - 0.05 <= in_trainer <= report["total_seconds"] + 0.05
     assert "Time: data loading" in captured.err
 
 

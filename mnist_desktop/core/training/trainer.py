@@ -208,9 +208,7 @@ class DoneEvent:
     train_seconds: float
     test: EvalResult | None
     best_val_accuracy: float | None
-    #: where the wall time went: setup, compile (the wait for the ahead-of-time
-    #: compile; "compile_background" is that thread's own time), first_step, steps,
-    #: evaluation (tracked and final test passes, validation)
+    #: wall time per phase (setup, compile wait, compile_background, first_step, steps, evaluation)
     phases: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -355,8 +353,7 @@ class Trainer:
         example = (abstract(params), opt_shapes, jax.ShapeDtypeStruct((n, *data.train_x.shape[1:]), jnp.uint8),
                    jax.ShapeDtypeStruct((n,), jnp.int32), jax.ShapeDtypeStruct((n,), jnp.int32),
                    jax.ShapeDtypeStruct((), jnp.int32), abstract(keys[0]))
-        # lower + compile the step (and read the schedule) while this thread puts the data on the device;
-        # a multi-device mesh compiles on first call (its shardings come from the placed arrays)
+        # compile the step ahead while the data go to the device (a mesh compiles on first call)
         ahead = Background(lambda: (step_jit if mesh is not None else compile_ahead(step_jit, *example),
                                     learning_rate_table(schedule, self.total_steps)))
         self.params = place(_snapshot(params)[0]) if mesh is not None else _snapshot(params)[0]  # own copy: it gets donated
