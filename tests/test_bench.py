@@ -96,3 +96,21 @@ def test_compare_suite_reads_with_four_pinned_models(capsys):
     assert main(["bench", "compare", "--quick", "--json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["compare"]
     assert result["models"] == 4 and result["n"] == 100 and 0 < result["p50_ms"] <= result["p99_ms"]
+
+
+def test_table_shows_the_phase_breakdown_and_both_recipes_curves(report, capsys):
+    """Issue 19's must-shows: where a default run's time went, and the new recipe's curve beside the old one's."""
+    report["train"]["runs"][0]["phases"] = {"data_loading": 0.5, "setup": 0.3, "compile": 0.4, "compile_background": 0.6,
+                                            "first_step": 0.1, "steps": 5.0, "evaluation": 0.2, "saving": 0.1}
+    report["train"]["time_to_accuracy"] = [
+        {"recipe": "default", "model": "cnn", "seed": 0, "epochs": 1.5, "learning_rate": 0.01,
+         "curve": [{"epoch": 1, "seconds": 4.0, "test_accuracy": 0.985}, {"epoch": 2, "seconds": 6.0, "test_accuracy": 0.9906}]},
+        {"recipe": "previous", "model": "cnn", "seed": 0, "epochs": 2.5, "learning_rate": 0.006,
+         "curve": [{"epoch": 1, "seconds": 4.5, "test_accuracy": 0.982}, {"epoch": 3, "seconds": 11.0, "test_accuracy": 0.992}]},
+    ]
+    bench._print_table(report)
+    out = capsys.readouterr().out
+    assert ("where cnn seed 0's process time went (s): data loading 0.50, setup 0.30, compile 0.40, compile background 0.60, "
+            "first step 0.10, steps 5.00, evaluation 0.20, saving 0.10; start-up and imports 3.40") in out
+    assert "default  (1.5 epochs, peak lr 0.01, seed 0): ep 1:   4.0 s → 98.50%   ep 2:   6.0 s → 99.06%" in out
+    assert "previous (2.5 epochs, peak lr 0.006, seed 0): ep 1:   4.5 s → 98.20%   ep 3:  11.0 s → 99.20%" in out

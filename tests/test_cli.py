@@ -41,6 +41,14 @@ def test_train_json_line_fields(tmp_path, capsys):
     assert "Test accuracy:" in captured.err and "Epoch 1/2" in captured.err and "Epoch 2/2" in captured.err
     # one throughput per epoch (the half epoch too), as `bench` compares them with PyTorch's
     assert len(report["epoch_samples_per_s"]) == 2 and all(r > 0 for r in report["epoch_samples_per_s"])
+    # the per-phase breakdown `bench` prints (issue 19), in the order a run goes through them
+    assert list(report["phases"]) == ["data_loading", "setup", "compile", "compile_background", "first_step",
+                                      "steps", "evaluation", "calibration", "saving"]
+    assert all(v >= 0 for v in report["phases"].values()) and report["phases"]["steps"] > 0
+    in_trainer = sum(v for k, v in report["phases"].items() if k not in ("data_loading", "calibration", "saving", "compile_background"))
+    # the phases cover the training time (and the final test pass, which train_seconds leaves out)
+    assert report["train_seconds"] - 0.05 <= in_trainer <= report["total_seconds"] + 0.05
+    assert "Time: data loading" in captured.err
 
 
 def test_evaluate_prints_accuracy_and_confusion(trained, capsys):

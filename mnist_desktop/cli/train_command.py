@@ -122,11 +122,13 @@ def cmd_train(args: argparse.Namespace, parse_config) -> int:
 
     configure_jax()
     guard.check()
+    t_load = time.perf_counter()
     dataset = _load(config.dataset, args.data_dir, args.download)
     guard.check()
     # outlier exposure's non-digits and the calibration hold-out come with the data (issue 16)
     data = build_train_data(dataset, config, args.drawn_style, args.synthetic_drawn,
                             args.pendigits, args.pen_style, args.pen_copies)
+    load_seconds = time.perf_counter() - t_load
     guard.check()
     trainer = Trainer(config, data, track_test=args.track_test)
     err = sys.stderr
@@ -199,9 +201,15 @@ def cmd_train(args: argparse.Namespace, parse_config) -> int:
         return interrupt.EXIT_INTERRUPTED
     from mnist_desktop.cli.doubt_commands import fit_after_training
 
+    t_fit = time.perf_counter()
     stats = fit_after_training(config.model, done.params, data, config.seed)
+    fit_seconds = time.perf_counter() - t_fit
+    t_save = time.perf_counter()
     saved = _save_with_fallback(out, config.model, done.params, meta, err, doubt=stats)
+    phases = {"data_loading": round(load_seconds, 3), **done.phases, "calibration": round(fit_seconds, 3),
+              "saving": round(time.perf_counter() - t_save, 3)}
     print(f"Saved model to {saved}", file=err)
+    print("Time: " + ", ".join(f"{name.replace('_', ' ')} {sec:.2f} s" for name, sec in phases.items()), file=err)
     if args.json:
         print(strict_json({
             "test_accuracy": done.test_accuracy, "test_loss": None if done.test is None else done.test.loss,
@@ -212,7 +220,7 @@ def cmd_train(args: argparse.Namespace, parse_config) -> int:
             "samples_per_s": round(float(np.median(rates))) if rates else None,
             "epoch_samples_per_s": [round(r) for r in epoch_rates],
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "curve": curve or None,
+            "curve": curve or None, "phases": phases,
             "doubt": None if stats is None else stats.metadata(),
         }))
     return 0

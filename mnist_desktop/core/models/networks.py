@@ -158,14 +158,15 @@ def with_activations(name: str) -> hk.Transformed:
 
 @functools.cache
 def _jitted_init(name: str) -> Callable:
-    # jit the init: Haiku's eager init dispatches every op separately (slow start-up).
-    return jax.jit(transformed(name).init)
+    # jit the init, key and dummy input included: Haiku's eager init dispatches every op
+    # separately (slow start-up), and an eager PRNGKey/zeros compiles four one-op functions
+    init = transformed(name).init
+    return jax.jit(lambda seed: init(jax.random.PRNGKey(seed), jnp.zeros((1, 28, 28, 1), jnp.float32)))
 
 
 def init_params(name: str, seed: int = 0) -> hk.Params:
     """Fresh parameters for ``name``, deterministic for a seed."""
-    dummy = jnp.zeros((1, 28, 28, 1), jnp.float32)
-    return _jitted_init(name)(jax.random.PRNGKey(seed), dummy)
+    return _jitted_init(name)(np.int32(seed))
 
 
 def param_count(params: hk.Params) -> int:
@@ -177,14 +178,14 @@ def param_count(params: hk.Params) -> int:
 def param_count_of(name: str) -> int:
     """Parameter count of a fresh model, for the model picker (shapes only, no compute)."""
     dummy = jax.ShapeDtypeStruct((1, 28, 28, 1), jnp.float32)
-    shapes = jax.eval_shape(transformed(name).init, jax.random.PRNGKey(0), dummy)
+    shapes = jax.eval_shape(lambda x: transformed(name).init(jax.random.PRNGKey(0), x), dummy)  # traced key: no compile
     return param_count(shapes)
 
 
 def param_shapes(name: str) -> dict[str, dict[str, tuple[tuple[int, ...], str]]]:
     """``{module: {param: (shape, dtype)}}`` of a fresh model; checkpoints validate against it."""
     dummy = jax.ShapeDtypeStruct((1, 28, 28, 1), jnp.float32)
-    shapes = jax.eval_shape(transformed(name).init, jax.random.PRNGKey(0), dummy)
+    shapes = jax.eval_shape(lambda x: transformed(name).init(jax.random.PRNGKey(0), x), dummy)  # traced key: no compile
     return {
         module: {p: (tuple(v.shape), str(v.dtype)) for p, v in group.items()}
         for module, group in shapes.items()

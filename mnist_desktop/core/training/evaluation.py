@@ -65,11 +65,12 @@ def batched_logits(model_name: str, params: Any, images: Any, count: int | None 
         images = pad_to_multiple(np.asarray(images, np.float32), batch_size)
     images = jnp.asarray(images)
     fn = _logits_fn(model_name)
-    shape_token = jnp.zeros((batch_size,), jnp.int8)  # carries the static batch size
-    parts = [fn(params, images, jnp.int32(start), shape_token) for start in range(0, count, batch_size)]
+    # host scalars and a host concatenate: eager jnp ops would each compile once per process
+    shape_token = np.zeros((batch_size,), np.int8)  # carries the static batch size
+    parts = [fn(params, images, np.int32(start), shape_token) for start in range(0, count, batch_size)]
     if not parts:
         return np.zeros((0, 10), np.float32)
-    return np.asarray(jnp.concatenate(parts))[:count]
+    return np.concatenate([np.asarray(part) for part in parts])[:count]
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
