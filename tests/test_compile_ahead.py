@@ -87,5 +87,7 @@ def test_a_training_process_compiles_a_handful_of_functions_and_the_step_once(tm
     assert proc.returncode == 0, proc.stderr[-2000:]
     compiled = re.findall(r"^Compiling (?:jit\()?([^\s)]+)", proc.stderr, flags=re.M)
     assert compiled.count("step") == 1, compiled
-    assert len(compiled) <= 8, compiled
+    # init, epoch keys, snapshot, optimizer init, step, schedule, eval logits, to_uint8, and the
+    # doubt fit's forward over the held-out digits (issue 16)
+    assert len(compiled) <= 9, compiled
     assert json.loads(proc.stdout.strip().splitlines()[-1])["status"] == "completed"

@@ -35,16 +35,14 @@ from typing import Any, Callable, Iterator
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from mnist_desktop.core.data.augment import augment_batch
 from mnist_desktop.core.training.compile_ahead import Background, PhaseClock, abstract, compile_ahead, epoch_keys, learning_rate_table
+from mnist_desktop.core.training.train_step import make_train_step
 from mnist_desktop.core.training.run_setup import data_parallel_mesh, make_optimizer, to_uint8  # noqa: F401  (re-exported)
 from mnist_desktop.core.errors import ConfigError
 from mnist_desktop.core.training.evaluation import EVAL_BATCH, EvalResult, batched_logits, metrics_from_logits, pad_to_multiple
-from mnist_desktop.core.models.networks import MODELS, get_model, init_params, training_transformed, transformed
+from mnist_desktop.core.models.networks import MODELS, get_model, init_params
 from mnist_desktop.core.models.spec import SpecError, validate_model_name
-from mnist_desktop.core.training.optim import data_parallel_mesh, make_optimizer, to_uint8  # noqa: F401 (re-exported)
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 #: Steps dispatched ahead of the host reading their loss: enough to keep the
@@ -249,73 +247,6 @@ def _snapshot(params: Any) -> tuple[Any, jnp.ndarray]:
     return jax.tree_util.tree_map(jnp.copy, params), _all_finite(params)
 
 
-def make_train_step(
-    model_name: str,
-    tx: optax.GradientTransformation,
-    augment: bool,
-    label_smoothing: float = 0.0,
-    mesh: jax.sharding.Mesh | None = None,
-    batch_size: int = 128,
-    outlier_weight: float = 0.0,
-) -> Callable:
-    """Jitted step: gather batch by index, (augment), update; report loss, hits and finiteness.
-
-    The step applies every update; a non-finite loss is flagged in its stats and
-    the trainer falls back to a finite snapshot (see the module docstring). With a
-    ``mesh`` the batch is sharded across its devices (see :func:`data_parallel_mesh`).
-    """
-    dropout = get_model(model_name).architecture.has_dropout
-    # networks without dropout keep the key-free apply: their compiled step is unchanged
-    apply = training_transformed(model_name).apply if dropout else (lambda p, x, key: transformed(model_name).apply(p, x))
-    split = None if mesh is None else jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
-
-    outlier_batch = max(1, batch_size // 4)
-
-    def step(params, opt_state, images, labels, perm, i, key, outliers):
-        index = jax.lax.dynamic_slice_in_dim(perm, i * batch_size, batch_size)
-        # images live on the device as uint8 (4× less memory traffic in the gather)
-        x = images[index].astype(jnp.float32) * (1.0 / 255.0)
-        y = labels[index]
-        if split is not None:
-            x = jax.lax.with_sharding_constraint(x, split)
-            y = jax.lax.with_sharding_constraint(y, split)
-        step_key = jax.random.fold_in(key, i)
-        if augment:
-            x = augment_batch(step_key, x)
-
-        if outlier_weight:
-            # a fresh random batch of non-digits each step (a quarter of the digit batch)
-            pick = jax.random.randint(jax.random.fold_in(key, -1 - i), (outlier_batch,), 0, outliers.shape[0])
-            x_out = outliers[pick].astype(jnp.float32)[..., None] * (1.0 / 255.0)
-            if augment:
-                x_out = augment_batch(jax.random.fold_in(key, i + (1 << 20)), x_out)
-            x_all = jnp.concatenate([x, x_out])
-        else:
-            x_all = x
-
-        def loss_fn(p):
-            logits_all = apply(p, x_all, jax.random.fold_in(step_key, 1))
-            logits = logits_all[: x.shape[0]]
-            if label_smoothing:
-                targets = optax.smooth_labels(jax.nn.one_hot(y, logits.shape[-1]), label_smoothing)
-                loss = optax.softmax_cross_entropy(logits, targets).mean()
-            else:
-                loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-            if outlier_weight:
-                # cross-entropy to the uniform answer on the non-digits
-                loss = loss - outlier_weight * jax.nn.log_softmax(logits_all[x.shape[0]:]).mean()
-            return loss, logits
-
-        (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        updates, new_opt_state = tx.update(grads, opt_state, params)
-        correct = jnp.sum(jnp.argmax(logits, -1) == y)
-        # one small array, so the host reads a step's results in a single transfer
-        stats = jnp.stack([loss, correct.astype(jnp.float32), jnp.isfinite(loss).astype(jnp.float32)])
-        return optax.apply_updates(params, updates), new_opt_state, stats
-
-    return jax.jit(step, donate_argnums=(0, 1))
-
-
 class Trainer:
     """Runs one training run as a generator; thread-safe ``cancel``/``pause``/``resume``.
 
@@ -382,22 +313,22 @@ class Trainer:
         place = jax.device_put if mesh is None else (
             lambda x: jax.device_put(x, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())))
         tx, schedule = make_optimizer(cfg, self.total_steps)
-        step_jit = make_train_step(cfg.model, tx, cfg.augment, cfg.label_smoothing, mesh, cfg.batch_size)
+        use_outliers = bool(cfg.outlier_exposure) and len(data.outlier_x) > 0
+        outlier_host = np.asarray(data.outlier_x if use_outliers else np.zeros((1, 28, 28)), np.uint8)
+        step_jit = make_train_step(cfg.model, tx, cfg.augment, cfg.label_smoothing, mesh, cfg.batch_size,
+                                   cfg.outlier_exposure if use_outliers else 0.0)
         keys = epoch_keys(cfg.seed, self.epochs)
         n = len(data.train_x)
         opt_shapes = jax.eval_shape(tx.init, params)
         example = (abstract(params), opt_shapes, jax.ShapeDtypeStruct((n, *data.train_x.shape[1:]), jnp.uint8),
                    jax.ShapeDtypeStruct((n,), jnp.int32), jax.ShapeDtypeStruct((n,), jnp.int32),
-                   jax.ShapeDtypeStruct((), jnp.int32), abstract(keys[0]))
+                   jax.ShapeDtypeStruct((), jnp.int32), abstract(keys[0]), abstract(outlier_host))
         # compile the step ahead while the data go to the device (a mesh compiles on first call)
         ahead = Background(lambda: (step_jit if mesh is not None else compile_ahead(step_jit, *example),
                                     learning_rate_table(schedule, self.total_steps)))
         self.params = place(_snapshot(params)[0]) if mesh is not None else _snapshot(params)[0]  # own copy: it gets donated
         opt_state = jax.jit(tx.init)(self.params)
-        use_outliers = bool(cfg.outlier_exposure) and len(data.outlier_x) > 0
-        step_fn = make_train_step(cfg.model, tx, cfg.augment, cfg.label_smoothing, mesh, cfg.batch_size,
-                                  cfg.outlier_exposure if use_outliers else 0.0)
-        outliers = place(np.asarray(data.outlier_x if use_outliers else np.zeros((1, 28, 28)), np.uint8))
+        outliers = place(outlier_host)
 
         images = place(to_uint8(np.asarray(data.train_x, np.float32)))
         labels = place(np.asarray(data.train_y, np.int32))
