@@ -193,3 +193,12 @@ def test_cli_trains_a_custom_arch_and_refuses_a_bad_one(tmp_path, capsys):
     assert "layer 1 (conv) kernel: 30 is out of range" in capsys.readouterr().err
     assert not (tmp_path / "x.ckpt").exists()
     assert math.isfinite(report["test_accuracy"])
+
+
+@pytest.mark.parametrize("model", ["logreg", "mlp", "cnn", "flax-cnn", "conv:6:5:2,relu,maxpool,conv:4:3,gelu,flatten,dense:12,tanh",
+                                   "conv:8:3,relu", "dense:30,relu,dropout:0.2"])
+def test_feature_width_from_shapes_equals_the_traced_features(model):
+    from mnist_desktop.core.models.features import feature_dim
+    from mnist_desktop.core.models.spec import feature_width
+
+    assert feature_width(model) == feature_dim(model)

@@ -43,10 +43,16 @@ def test_window_shows_the_bundled_model_and_device(window):
 
 
 def test_a_label_smoothed_model_says_why_it_is_never_100_percent_sure(qtbot, window, trained_logreg):
-    # the bundled model was trained with label smoothing 0.1: its target for the right class is 91 %
+    # the bundled model's confidence is temperature-calibrated (issue 16): the note says what 70 % means
+    assert window.prediction_view.note().startswith("Confidence calibrated on held-out digits (temperature ")
+    params, _ = trained_logreg
+    # a label-smoothed model without calibration: its target for the right class is 91 %
+    with qtbot.waitSignal(window.session.modelChanged, timeout=10_000):
+        window.session.activate("logreg", params, {"name": "smoothed", "metadata": {"hyperparameters": {
+            "label_smoothing": 0.1}}})
     assert window.prediction_view.note() == ("Trained with label smoothing 0.1, so even a clear digit scores near "
                                              "91%, not 100%: by design, not doubt.")
-    params, _ = trained_logreg  # trained without smoothing: no note
+    # trained without smoothing: no note
     with qtbot.waitSignal(window.session.modelChanged, timeout=10_000):
         window.session.activate("logreg", params, {"name": "plain", "metadata": {"hyperparameters": {
             "label_smoothing": 0.0}}})

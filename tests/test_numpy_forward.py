@@ -16,12 +16,12 @@ from mnist_desktop.core.models.networks import MODELS, init_params, param_shapes
 from mnist_desktop.core.paths import bundled_model_path
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("name", list(numpy_forward.PARAM_SHAPES))
 def test_numpy_parameter_table_matches_the_haiku_networks(name):
     assert numpy_forward.PARAM_SHAPES[name] == param_shapes(name)
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("name", list(numpy_forward.PARAM_SHAPES))
 def test_numpy_logits_equal_jax_logits(name):
     params = {m: {k: np.asarray(v) for k, v in g.items()} for m, g in init_params(name, seed=3).items()}
     x = np.random.default_rng(0).random((5, 28, 28, 1), dtype=np.float32)
@@ -53,3 +53,8 @@ def test_the_numpy_table_still_refuses_a_model_with_wrong_shapes(tmp_path):
     path = save_checkpoint(tmp_path / "bad.ckpt", "mlp", params)
     with pytest.raises(CheckpointError, match="hidden1/w has shape"):
         load_checkpoint(path, numpy_forward.PARAM_SHAPES)
+
+
+def test_the_numpy_table_covers_the_models_the_app_ships_and_trains_by_default():
+    """Other presets and custom networks wait for JAX (the quick start only serves these)."""
+    assert {"logreg", "mlp", "cnn"} <= set(numpy_forward.PARAM_SHAPES) <= set(MODELS)

@@ -235,7 +235,9 @@ def _read_metadata(path: Path, zf: zipfile.ZipFile, architectures: Mapping[str, 
         raise _fail(path, f"it expects image preprocessing version {prep}, this app has {PREPROCESS_VERSION}; "
                           "its answers would be wrong here: update mnist-desktop")
     model = meta.get("model")
-    if not isinstance(model, str) or (model not in architectures and "architecture" not in meta):
+    # a network named by its layers must carry them as JSON too; a preset must be one this reader knows
+    known = isinstance(model, str) and ("architecture" in meta if is_custom(model) else model in architectures)
+    if not known:
         raise _fail(path, f"unknown model architecture {str(model)[:60]!r} (known: {', '.join(architectures)})")
     if "architecture" in meta:
         _check_architecture(path, model, meta["architecture"])
@@ -339,9 +341,9 @@ def _read_doubt(path: Path, zf: zipfile.ZipFile, meta: dict[str, Any]) -> DoubtS
             raise _fail(path, "it has doubt/ arrays but no 'doubt' metadata")
         return None
     from mnist_desktop.core.models.doubt_stats import ARRAY_SHAPES
-    from mnist_desktop.core.models.features import feature_dim
+    from mnist_desktop.core.models.spec import feature_width
 
-    dim = feature_dim(meta["model"])
+    dim = feature_width(meta["model"])  # from shapes alone: no JAX before the window's first answer
     expected = {f"doubt/{name}.npy": name for name in ARRAY_SHAPES}
     if set(entries) != set(expected):
         missing, extra = sorted(set(expected) - set(entries)), sorted(set(entries) - set(expected))
