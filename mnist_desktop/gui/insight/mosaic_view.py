@@ -32,6 +32,24 @@ def make_static(plot: pg.PlotItem | pg.PlotWidget, colour: QColor) -> None:
     plot.hideButtons()
 
 
+
+def add_picture_box(widget: pg.GraphicsLayoutWidget, row: int) -> tuple[pg.ViewBox, pg.ImageItem]:
+    """A fixed, pixel-square picture in ``widget`` at ``row``: image rows top-down, no pan, zoom or menu.
+
+    Pictures of weights and digits are read, not explored; a stray drag or wheel would
+    only move them out of sight.
+    """
+    widget.setBackground(panel_background(widget))
+    widget.ci.setContentsMargins(2, 2, 2, 2)
+    view = widget.addViewBox(row=row, col=0)
+    view.setAspectLocked(True)
+    view.invertY(True)
+    view.setMouseEnabled(False, False)
+    view.setMenuEnabled(False)
+    image = pg.ImageItem(axisOrder="row-major")
+    view.addItem(image)
+    return view, image
+
 class MosaicView(pg.GraphicsLayoutWidget):
     """Many same-sized tiles as one image, with optional labels and colour bar.
 
@@ -45,15 +63,7 @@ class MosaicView(pg.GraphicsLayoutWidget):
 
     def __init__(self, parent: QWidget | None = None, *, colorbar: bool = False, label_points: float = 8.5):
         super().__init__(parent)
-        self.setBackground(panel_background(self))
-        self.ci.setContentsMargins(2, 2, 2, 2)
-        self.view = self.addViewBox(row=0, col=0)
-        self.view.setAspectLocked(True)
-        self.view.invertY(True)
-        self.view.setMouseEnabled(False, False)
-        self.view.setMenuEnabled(False)
-        self.image_item = pg.ImageItem(axisOrder="row-major")
-        self.view.addItem(self.image_item)
+        self.view, self.image_item = add_picture_box(self, row=0)
         self.colorbar: pg.ColorBarItem | None = None
         if colorbar:
             pen = pg.mkPen(text_colour(self))

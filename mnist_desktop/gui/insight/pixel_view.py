@@ -17,8 +17,8 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QGraphicsRectItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from mnist_desktop.gui.insight.colours import diverging_cmap, panel_background, text_colour
-from mnist_desktop.gui.insight.mosaic_view import make_static
+from mnist_desktop.gui.insight.colours import diverging_cmap, text_colour
+from mnist_desktop.gui.insight.mosaic_view import add_picture_box, make_static
 
 
 class PixelView(pg.GraphicsLayoutWidget):
@@ -28,17 +28,9 @@ class PixelView(pg.GraphicsLayoutWidget):
 
     def __init__(self, parent: QWidget | None = None, *, title: str = ""):
         super().__init__(parent)
-        self.setBackground(panel_background(self))
-        self.ci.setContentsMargins(2, 2, 2, 2)
         if title:
             self.addLabel(title, row=0, col=0)
-        self.view = self.addViewBox(row=1, col=0)
-        self.view.setAspectLocked(True)
-        self.view.invertY(True)
-        self.view.setMouseEnabled(False, False)
-        self.view.setMenuEnabled(False)
-        self.image_item = pg.ImageItem(axisOrder="row-major")
-        self.view.addItem(self.image_item)
+        self.view, self.image_item = add_picture_box(self, row=1)
         self._frame = QGraphicsRectItem()
         self._frame.setPen(pg.mkPen(QColor(255, 190, 0), width=2.5, cosmetic=True))
         self._frame.setZValue(10)
