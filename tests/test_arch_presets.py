@@ -115,7 +115,7 @@ def test_preset_trains_the_same_as_the_fixed_model(name, monkeypatch):
     """The accuracy path: a short run of the preset ends on the same weights and test accuracy
     as the same run with the reference network swapped into the trainer and evaluation."""
     from mnist_desktop.core.data.datasets import load_dataset
-    from mnist_desktop.core.training import evaluation, trainer
+    from mnist_desktop.core.training import evaluation, train_step, trainer
     from mnist_desktop.core.training.data_prep import train_data_from
 
     data = train_data_from(load_dataset("mnist-subset"))
@@ -131,7 +131,7 @@ def test_preset_trains_the_same_as_the_fixed_model(name, monkeypatch):
     reference = _old_transform(name)
     plain = hk.without_apply_rng(hk.transform(lambda x: OLD[name](x, None)))
     assert reference.apply is not None
-    monkeypatch.setattr(trainer, "transformed", lambda model: plain)
+    monkeypatch.setattr(train_step, "transformed", lambda model: plain)  # the jitted step builds the network
     monkeypatch.setattr(evaluation, "transformed", lambda model: plain)
     old = run()
     assert new.step == old.step > 0
