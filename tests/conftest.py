@@ -44,17 +44,27 @@ def _own_run_history(tmp_path, monkeypatch):
     monkeypatch.setattr(run_log, "default_log_path", lambda: tmp_path / "runs.json")
 
 
-@pytest.fixture(autouse=True)
-def _quit_without_asking(request, monkeypatch):
-    """Closing a window with a trained model asks "Save?" in a modal box; tests that are not
-    about that prompt answer Discard (tests marked ``quit_prompt`` drive the real box)."""
-    if request.node.get_closest_marker("quit_prompt"):
-        return
+@pytest.fixture(scope="session", autouse=True)
+def _quit_without_asking():
+    """Closing a window with a trained model asks "Save?" in a modal box, which would block a
+    test forever offscreen; tests answer Discard. Session-wide, because module-scoped windows
+    close after any function-scoped patch is gone. Tests marked ``quit_prompt`` drive the real box."""
     from PySide6.QtWidgets import QMessageBox
 
     from mnist_desktop.gui.quit_prompt import QuitGuard
 
-    monkeypatch.setattr(QuitGuard, "_ask", lambda self, running, models: QMessageBox.StandardButton.Discard)
+    real = QuitGuard._ask
+    QuitGuard._ask = lambda self, running, models: QMessageBox.StandardButton.Discard
+    yield real
+    QuitGuard._ask = real
+
+
+@pytest.fixture(autouse=True)
+def _real_quit_prompt_when_marked(request, monkeypatch, _quit_without_asking):
+    if request.node.get_closest_marker("quit_prompt"):
+        from mnist_desktop.gui.quit_prompt import QuitGuard
+
+        monkeypatch.setattr(QuitGuard, "_ask", _quit_without_asking)
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
