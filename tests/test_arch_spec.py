@@ -199,6 +199,6 @@ def test_cli_trains_a_custom_arch_and_refuses_a_bad_one(tmp_path, capsys):
                                    "conv:8:3,relu", "dense:30,relu,dropout:0.2"])
 def test_feature_width_from_shapes_equals_the_traced_features(model):
     from mnist_desktop.core.models.features import feature_dim
-    from mnist_desktop.core.models.spec import feature_width
+    from mnist_desktop.core.models.doubt_stats import feature_width
 
     assert feature_width(model) == feature_dim(model)

@@ -341,7 +341,7 @@ def _read_doubt(path: Path, zf: zipfile.ZipFile, meta: dict[str, Any]) -> DoubtS
             raise _fail(path, "it has doubt/ arrays but no 'doubt' metadata")
         return None
     from mnist_desktop.core.models.doubt_stats import ARRAY_SHAPES
-    from mnist_desktop.core.models.spec import feature_width
+    from mnist_desktop.core.models.doubt_stats import feature_width
 
     dim = feature_width(meta["model"])  # from shapes alone: no JAX before the window's first answer
     expected = {f"doubt/{name}.npy": name for name in ARRAY_SHAPES}

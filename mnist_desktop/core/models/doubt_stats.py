@@ -102,3 +102,17 @@ def parse_doubt(meta: Any, arrays: Mapping[str, np.ndarray], feature_dim: int, f
             raise fail(f"doubt/{name} contains NaN or infinite values")
         checked[name] = arr
     return DoubtStats(float(temperature), float(threshold), normalisation=normalisation, info=info, **checked)
+
+
+def feature_width(model: str) -> int:
+    """Width of the features the output layer reads (the penultimate layer), from shapes alone.
+
+    The same number ``core.models.features.feature_dim`` gets by tracing the network, but
+    without JAX: checkpoints check their doubt arrays against it, and the window reads its
+    first model before JAX has loaded.
+    """
+    from mnist_desktop.core.models.spec import INPUT_SHAPE, architecture_of, summarize
+
+    arch, preset = architecture_of(model)
+    rows = [row for row in summarize(arch, preset).rows if row.index is not None]
+    return math.prod(rows[-1].shape) if rows else math.prod(INPUT_SHAPE)

@@ -489,15 +489,3 @@ def iter_weighted(arch: Architecture, preset: str | None = None) -> Iterable[tup
     """``(index, layer, module name)`` of each layer that has weights, in order."""
     names = module_names(arch, preset)
     return ((i, layer, names[i]) for i, layer in enumerate(arch.layers) if names[i])
-
-
-def feature_width(model: str) -> int:
-    """Width of the features the output layer reads (the penultimate layer), from shapes alone.
-
-    The same number ``core.models.features.feature_dim`` gets by tracing the network, but
-    without JAX: checkpoints check their doubt arrays against it, and the window reads its
-    first model before JAX has loaded.
-    """
-    arch, preset = architecture_of(model)
-    rows = [row for row in summarize(arch, preset).rows if row.index is not None]
-    return math.prod(rows[-1].shape) if rows else math.prod(INPUT_SHAPE)
