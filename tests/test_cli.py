@@ -80,6 +80,18 @@ def test_bad_hyperparameter_is_one_clear_line(capsys):
     assert err == ["error: learning_rate: must be a positive finite number, got -1.0"]
 
 
+def test_outliers_from_is_checked_before_any_data_is_loaded(tmp_path, capsys):
+    out = str(tmp_path / "m.ckpt")
+    assert main(["train", "--dataset", "mnist-subset", "--outlier-exposure", "0", "--outliers-from", "fashion-mnist",
+                 "--out", out]) == 1
+    assert capsys.readouterr().err.strip() == ("error: outliers_from: needs outlier exposure: drop --outlier-exposure 0 "
+                                               "or --outliers-from")
+    assert main(["train", "--dataset", "fashion-mnist", "--data-dir", str(tmp_path / "none"),
+                 "--outliers-from", "fashion-mnist", "--out", out]) == 1
+    assert "is the dataset being learnt" in capsys.readouterr().err
+    assert not (tmp_path / "m.ckpt").exists()
+
+
 def test_corrupt_model_file_is_one_clear_line(tmp_path, capsys):
     bad = tmp_path / "bad.ckpt"
     bad.write_bytes(b"garbage")

@@ -29,7 +29,7 @@ def test_attack_fools_the_bundled_model_and_writes_the_image(seven, tmp_path, ca
     assert main(["attack", str(seven), "--target", "3", "--json", "--out", str(out)]) == 0
     report = _json(capsys)
     assert report["success"] and report["before"] == 7 and report["after"] == 3
-    assert report["size"] <= 0.15 + 1e-6
+    assert report["size"] <= 0.2 + 1e-6
     assert np.asarray(Image.open(out)).shape == (28, 28)
     assert main(["attack", str(seven), "--target", "3", "--eps", "0.001", "--json"]) == 2  # not fooled: status 2
     assert not _json(capsys)["success"]

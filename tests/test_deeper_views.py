@@ -130,13 +130,13 @@ def test_fool_it_flips_the_answer_within_the_budget_and_puts_it_on_the_canvas(qt
     view = show_dock(qtbot, fresh, "fool")
     draw_seven(qtbot, fresh)
     qtbot.waitUntil(lambda: "(model's answer)" in view.target_combo.itemText(7), timeout=10_000)
-    view.target_combo.setCurrentIndex(3)
+    view.target_combo.setCurrentIndex(2)  # 7 → 2: a neighbour within the default budget
     click(qtbot, view.fool_button)
     qtbot.waitUntil(lambda: view.result is not None, timeout=30_000)
     result = view.result
     assert result.success and result.size() <= view.eps_spin.value() + 1e-6
-    assert "Fooled: the model now answers 3" in view.attack_text.text()
-    assert "Drawing + change: 3" in view.image_captions[2].text()
+    assert "Fooled: the model now answers 2" in view.attack_text.text()
+    assert "Drawing + change: 2" in view.image_captions[2].text()
     np.testing.assert_allclose(view.images[2].values, result.adversarial, atol=1e-6)
     before = fresh.session.model_input.copy()
     click(qtbot, view.canvas_button)
@@ -154,8 +154,6 @@ def test_fool_it_flips_the_answer_within_the_budget_and_puts_it_on_the_canvas(qt
     qtbot.waitUntil(lambda: "Rotation 90" in view.probe_text.text(), timeout=10_000)
 
 
-@pytest.mark.skip(reason="after the session-3 merges the process does not exit after this test's GUI training run "
-                         "(under investigation; see the closing note)")
 def test_the_map_is_remade_after_each_training_epoch_when_asked(qtbot, fresh):
     from training_helpers import panel_of, set_up_run, wait_finished
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zipfile
 
@@ -9,18 +10,18 @@ import numpy as np
 import pytest
 
 from mnist_desktop.core.analysis.calibration import expected_calibration_error, fit_temperature, softmax_t
-from mnist_desktop.core.analysis.doubt import fit_doubt, score_batch
+from mnist_desktop.core.analysis.doubt import fit_doubt, ink_centres, score_batch
 from mnist_desktop.core.analysis.ood_eval import auroc, ood_report
 from mnist_desktop.core.analysis.reading import read_drawing
 from mnist_desktop.core.analysis.verdict import decide, is_too_small
 from mnist_desktop.core.data.ood_shapes import FAMILIES, make_ood_set
-from mnist_desktop.core.data.preprocess import to_model_input
+from mnist_desktop.core.data.preprocess import normalise_batch, to_model_input
 from mnist_desktop.core.data.strokes import random_drawn_canvas, render_strokes
 from mnist_desktop.core.errors import CheckpointError
 from mnist_desktop.core.models.checkpoints import load_checkpoint, save_checkpoint
 from mnist_desktop.core.models.features import feature_dim, logits_and_features
 from mnist_desktop.core.models.networks import init_params, transformed
-from mnist_desktop.core.training.data_prep import prepare_doubt_data, train_data_from
+from mnist_desktop.core.training.data_prep import foreign_outliers, prepare_doubt_data, train_data_from
 
 
 @pytest.fixture(scope="module")
@@ -148,10 +149,44 @@ def test_doubt_round_trips_through_a_checkpoint_and_is_validated(fitted, tmp_pat
         ("ver", {"change_meta": lambda d: d.update(version=99)}, "version"),
         ("norm", {"change_meta": lambda d: d["normalisation"].pop("ink")}, "normalisation"),
         ("shape", {"change_array": ("ink_whitening", np.zeros((3, 3), np.float32))}, "doubt/ink_whitening"),
-        ("nan", {"change_array": ("ink_mean", np.full(4, np.nan, np.float32))}, "NaN"),
+        ("nan", {"change_array": ("ink_mean", np.full(stats.ink_mean.shape, np.nan, np.float32))}, "NaN"),
+        ("k", {"change_meta": lambda d: d.update(ink_clusters=0)}, "ink_clusters"),
+        ("kbig", {"change_meta": lambda d: d.update(ink_clusters=3)}, r"doubt/ink_mean .*\(3, 4\)"),
     ):
         with pytest.raises(CheckpointError, match=words):
             load_checkpoint(rewrite(f"{label}.ckpt", **kwargs))
+
+    # a version-1 file (one ink centre stored as (4,), no ink_clusters) still loads and scores the same
+    def as_version_one(meta):
+        meta.update(version=1)
+        meta.pop("ink_clusters")
+
+    one = dataclasses.replace(stats, ink_mean=stats.ink_mean[:1])
+    path = save_checkpoint(tmp_path / "one.ckpt", "logreg", params, {"dataset": "mnist-subset"}, doubt=one)
+    old = load_checkpoint(rewrite("v1.ckpt", change_meta=as_version_one,
+                                  change_array=("ink_mean", one.ink_mean[0].astype(np.float32))))
+    assert old.doubt.ink_mean.shape == (1, 4)
+    # files fitted with the energy score (before the entropy one) keep scoring with it
+    energy = load_checkpoint(rewrite("energy.ckpt", change_meta=lambda d: d["normalisation"].update(
+        energy=d["normalisation"].pop("entropy"))))
+    from mnist_desktop.core.analysis.doubt import raw_components
+
+    logits, feats = logits_and_features("logreg", params, data.test_x[:5])
+    assert set(raw_components(energy.doubt, logits, feats, data.test_x[:5, ..., 0])) == {"energy", "ink"}
+    assert set(raw_components(stats, logits, feats, data.test_x[:5, ..., 0])) == {"entropy", "ink"}
+    np.testing.assert_allclose(score_batch("logreg", params, old.doubt, data.test_x[:50])[1],
+                               score_batch("logreg", params, one, data.test_x[:50])[1], rtol=1e-6)
+
+
+def test_the_ink_gaussian_has_several_centres_placed_by_a_seeded_k_means():
+    rng = np.random.default_rng(3)
+    blobs = np.concatenate([rng.normal(c, 0.01, size=(200, 4)) for c in (0.0, 1.0, 2.0)])
+    centres, nearest = ink_centres(blobs, 3, seed=0)
+    assert sorted(np.round(centres[:, 0]).astype(int)) == [0, 1, 2]  # one centre on each blob
+    assert len(set(nearest[:200])) == 1 and len(set(nearest)) == 3
+    again, _ = ink_centres(blobs, 3, seed=0)
+    np.testing.assert_array_equal(centres, again)
+    assert ink_centres(blobs[:2], 8)[0].shape == (2, 4)  # fewer rows than centres: one centre each
 
 
 def test_old_models_read_with_confidence_only(trained_logreg):
@@ -180,6 +215,20 @@ def test_doubt_data_holds_digits_out_without_touching_the_original(trained_logre
     assert len(prepared.outlier_x) == 0
     with_val = prepare_doubt_data(train_data_from(dataset, 0.1, 0), 0.0, seed=0)
     assert with_val.holdout_x is with_val.val_x
+
+
+def test_pictures_of_another_dataset_join_the_outlier_pool_preprocessed(trained_logreg):
+    _, dataset = trained_logreg
+    pictures = np.zeros((30, 28, 28), np.uint8)
+    pictures[:, 4:24, 6:20] = 200  # filled boxes, like a garment: boxed and centred as predict would
+    extra = foreign_outliers(pictures, count=10, seed=1)
+    assert extra.shape == (10, 28, 28) and extra.dtype == np.uint8
+    np.testing.assert_array_equal(extra[0], np.rint(normalise_batch(pictures[:1] / 255.0) * 255).astype(np.uint8)[0])
+    data = train_data_from(dataset)
+    plain, more = prepare_doubt_data(data, 0.5, seed=0), prepare_doubt_data(data, 0.5, seed=0, extra_outliers=extra)
+    assert len(more.outlier_x) == len(plain.outlier_x) + 10
+    np.testing.assert_array_equal(more.outlier_x[-10:], extra)
+    assert len(prepare_doubt_data(data, 0.0, seed=0, extra_outliers=extra).outlier_x) == 0  # no exposure: no pool
 
 
 def test_saliency_explains_a_chosen_class_why_not(trained_logreg):

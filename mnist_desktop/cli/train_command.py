@@ -20,7 +20,6 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -84,6 +83,12 @@ def check_counts(args: argparse.Namespace) -> None:
         if args.pen_copies < 1:
             raise ConfigError("pen_copies", f"must be at least 1, got {args.pen_copies}")
         load_pendigits(args.pendigits)  # a bad pen file fails now, not after loading MNIST
+    source = getattr(args, "outliers_from", None)
+    if source is not None:
+        if source == args.dataset:
+            raise ConfigError("outliers_from", f"{source} is the dataset being learnt; its pictures cannot also be outliers")
+        if args.outlier_exposure == 0:
+            raise ConfigError("outliers_from", "needs outlier exposure: drop --outlier-exposure 0 or --outliers-from")
 
 
 def _save_with_fallback(out: Path, model: str, params, meta: dict, err, doubt=None) -> Path:
@@ -103,6 +108,17 @@ def _save_with_fallback(out: Path, model: str, params, meta: dict, err, doubt=No
         print(f"warning: {first}", file=err)
         print(f"The trained model was kept at {rescue} instead.", file=err)
         return rescue
+
+
+def _foreign_outliers(args: argparse.Namespace, seed: int) -> np.ndarray | None:
+    """``--outliers-from``: that dataset's training pictures, prepared for outlier exposure (None without it)."""
+    source = getattr(args, "outliers_from", None)
+    if source is None:
+        return None
+    from mnist_desktop.cli.main import _load
+    from mnist_desktop.core.training.data_prep import foreign_outliers
+
+    return foreign_outliers(_load(source, args.data_dir, args.download).train_images, seed=seed)
 
 
 def cmd_train(args: argparse.Namespace, parse_config) -> int:
@@ -127,7 +143,7 @@ def cmd_train(args: argparse.Namespace, parse_config) -> int:
     guard.check()
     # outlier exposure's non-digits and the calibration hold-out come with the data (issue 16)
     data = build_train_data(dataset, config, args.drawn_style, args.synthetic_drawn,
-                            args.pendigits, args.pen_style, args.pen_copies)
+                            args.pendigits, args.pen_style, args.pen_copies, _foreign_outliers(args, config.seed))
     load_seconds = time.perf_counter() - t_load
     guard.check()
     trainer = Trainer(config, data, track_test=args.track_test)
@@ -188,6 +204,8 @@ def cmd_train(args: argparse.Namespace, parse_config) -> int:
               f"training took {done.train_seconds:.1f} s", file=err)
     meta = metadata_from_done(config, dataset.name, dataset.class_names, done)
     meta["hyperparameters"].update(drawn_style=args.drawn_style, synthetic_drawn=args.synthetic_drawn)
+    if getattr(args, "outliers_from", None) is not None:
+        meta["hyperparameters"].update(outliers_from=args.outliers_from)
     if args.pendigits is not None:
         meta["hyperparameters"].update(pendigits=args.pendigits.name, pen_style=args.pen_style, pen_copies=args.pen_copies)
     if interrupted:

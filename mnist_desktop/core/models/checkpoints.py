@@ -340,15 +340,15 @@ def _read_doubt(path: Path, zf: zipfile.ZipFile, meta: dict[str, Any]) -> DoubtS
         if entries:
             raise _fail(path, "it has doubt/ arrays but no 'doubt' metadata")
         return None
-    from mnist_desktop.core.models.doubt_stats import ARRAY_SHAPES
-    from mnist_desktop.core.models.doubt_stats import feature_width
+    from mnist_desktop.core.models.doubt_stats import array_shapes, feature_width, ink_clusters_of
 
     dim = feature_width(meta["model"])  # from shapes alone: no JAX before the window's first answer
-    expected = {f"doubt/{name}.npy": name for name in ARRAY_SHAPES}
+    shapes = array_shapes(dim, ink_clusters_of(meta["doubt"], lambda what: _fail(path, what)))
+    expected = {f"doubt/{name}.npy": name for name in shapes}
     if set(entries) != set(expected):
         missing, extra = sorted(set(expected) - set(entries)), sorted(set(entries) - set(expected))
         raise _fail(path, f"doubt arrays do not match (missing {', '.join(missing) or 'none'}; "
                           f"unexpected {', '.join(e[:40] for e in extra[:5]) or 'none'})")
-    arrays = {name: _read_array(path, zf, entry, ARRAY_SHAPES[name](dim), "float32", meta["model"])
+    arrays = {name: _read_array(path, zf, entry, shapes[name], "float32", meta["model"])
               for entry, name in expected.items()}
     return parse_doubt(meta["doubt"], arrays, dim, lambda what: _fail(path, what))

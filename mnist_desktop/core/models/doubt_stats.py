@@ -20,17 +20,50 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-DOUBT_VERSION = 1
-#: Score components, in the order they are combined (the combined score is their maximum).
-COMPONENTS = ("energy", "ink")
+#: 2: the ink Gaussian has several centres (``ink_clusters`` in the metadata, ``ink_mean`` (K, 4));
+#: version 1 files (one centre, ``ink_mean`` (4,)) still load.
+DOUBT_VERSION = 2
+#: Score components a new fit uses (the combined score is their maximum; see core/analysis/doubt.py).
+COMPONENTS = ("entropy", "ink")
+#: The component sets a file may hold: files fitted before the entropy score used the energy score.
+COMPONENT_SETS = (("entropy", "ink"), ("energy", "ink"))
 #: Ink statistics the "ink" component models (see core/analysis/doubt.py ink_statistics).
 INK_STATS = 4
-#: Arrays stored under doubt/ and the shape each must have given the feature width D
-#: (D is passed so a future component on penultimate features can be validated the same way).
-ARRAY_SHAPES: dict[str, Callable[[int], tuple[int, ...]]] = {
-    "ink_mean": lambda d: (INK_STATS,),
-    "ink_whitening": lambda d: (INK_STATS, INK_STATS),
+#: The most ink centres a file may declare (the fit uses core/analysis/doubt.INK_CLUSTERS).
+MAX_INK_CLUSTERS = 64
+#: Arrays stored under doubt/ and the shape each must have given the feature width D and the
+#: number of ink centres K (D is passed so a component on penultimate features could be
+#: validated the same way).
+ARRAY_SHAPES: dict[str, Callable[[int, int], tuple[int, ...]]] = {
+    "ink_mean": lambda d, k: (k, INK_STATS),
+    "ink_whitening": lambda d, k: (INK_STATS, INK_STATS),
 }
+
+
+def check_version(version: Any, fail: Callable[[str], Exception]) -> int:
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= DOUBT_VERSION:
+        raise fail(f"doubt version {str(version)[:20]} is not supported (this app reads ≤ {DOUBT_VERSION}); update mnist-desktop")
+    return version
+
+
+def ink_clusters_of(meta: Any, fail: Callable[[str], Exception]) -> int | None:
+    """K declared by a doubt section (None: a version-1 file, whose ``ink_mean`` is one (4,) centre)."""
+    if not isinstance(meta, dict):
+        return None  # parse_doubt names the problem
+    if check_version(meta.get("version"), fail) == 1:
+        return None
+    k = meta.get("ink_clusters")
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_INK_CLUSTERS:
+        raise fail(f"doubt 'ink_clusters' must be a whole number from 1 to {MAX_INK_CLUSTERS}, got {str(k)[:20]}")
+    return k
+
+
+def array_shapes(feature_dim: int, clusters: int | None) -> dict[str, tuple[int, ...]]:
+    """The shape every doubt/ array must have (``clusters`` None: the version-1 layout)."""
+    shapes = {name: shape_of(feature_dim, clusters or 1) for name, shape_of in ARRAY_SHAPES.items()}
+    if clusters is None:
+        shapes["ink_mean"] = (INK_STATS,)
+    return shapes
 
 
 @dataclass
@@ -45,7 +78,7 @@ class DoubtStats:
 
     temperature: float
     threshold: float
-    ink_mean: np.ndarray
+    ink_mean: np.ndarray  # (K, 4) centres of the ink statistics
     ink_whitening: np.ndarray
     normalisation: dict[str, tuple[float, float]]
     info: dict[str, Any] = field(default_factory=dict)  # provenance and hold-out metrics, shown as is
@@ -56,6 +89,7 @@ class DoubtStats:
     def metadata(self) -> dict[str, Any]:
         return {
             "version": DOUBT_VERSION, "temperature": float(self.temperature), "threshold": float(self.threshold),
+            "ink_clusters": int(np.asarray(self.ink_mean).shape[0]),
             "normalisation": {k: [float(v[0]), float(v[1])] for k, v in self.normalisation.items()},
             "info": dict(self.info),
         }
@@ -69,9 +103,7 @@ def parse_doubt(meta: Any, arrays: Mapping[str, np.ndarray], feature_dim: int, f
     """Validate the ``doubt`` metadata and arrays of a checkpoint; ``fail(what)`` builds the error to raise."""
     if not isinstance(meta, dict):
         raise fail("'doubt' must be a JSON object")
-    version = meta.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= DOUBT_VERSION:
-        raise fail(f"doubt version {str(version)[:20]} is not supported (this app reads ≤ {DOUBT_VERSION}); update mnist-desktop")
+    check_version(meta.get("version"), fail)
     temperature = meta.get("temperature")
     if not _finite_number(temperature) or not 0.01 <= temperature <= 100:
         raise fail(f"doubt 'temperature' must be a number in [0.01, 100], got {str(temperature)[:30]}")
@@ -79,10 +111,12 @@ def parse_doubt(meta: Any, arrays: Mapping[str, np.ndarray], feature_dim: int, f
     if not _finite_number(threshold):
         raise fail(f"doubt 'threshold' must be a finite number, got {str(threshold)[:30]}")
     norm = meta.get("normalisation")
-    if not isinstance(norm, dict) or set(norm) != set(COMPONENTS):
-        raise fail(f"doubt 'normalisation' must give (median, scale) for exactly {', '.join(COMPONENTS)}")
+    components = next((c for c in COMPONENT_SETS if isinstance(norm, dict) and set(norm) == set(c)), None)
+    if components is None:
+        raise fail("doubt 'normalisation' must give (median, scale) for exactly "
+                   + " or ".join(", ".join(c) for c in COMPONENT_SETS))
     normalisation: dict[str, tuple[float, float]] = {}
-    for name in COMPONENTS:
+    for name in components:
         pair = norm[name]
         if not (isinstance(pair, list) and len(pair) == 2 and all(_finite_number(v) for v in pair) and pair[1] > 0):
             raise fail(f"doubt normalisation of {name!r} must be [median, positive scale]")
@@ -94,13 +128,14 @@ def parse_doubt(meta: Any, arrays: Mapping[str, np.ndarray], feature_dim: int, f
         missing, extra = sorted(set(ARRAY_SHAPES) - set(arrays)), sorted(set(arrays) - set(ARRAY_SHAPES))
         raise fail(f"doubt arrays do not match (missing {', '.join(missing) or 'none'}; unexpected {', '.join(e[:40] for e in extra[:5]) or 'none'})")
     checked: dict[str, np.ndarray] = {}
-    for name, shape_of in ARRAY_SHAPES.items():
+    for name, shape in array_shapes(feature_dim, ink_clusters_of(meta, fail)).items():
         arr = arrays[name]
-        if arr.shape != shape_of(feature_dim) or arr.dtype != np.float32:
-            raise fail(f"doubt/{name} has shape {arr.shape} {arr.dtype}, this architecture needs {shape_of(feature_dim)} float32")
+        if arr.shape != shape or arr.dtype != np.float32:
+            raise fail(f"doubt/{name} has shape {arr.shape} {arr.dtype}, this file's doubt section needs {shape} float32")
         if not np.all(np.isfinite(arr)):
             raise fail(f"doubt/{name} contains NaN or infinite values")
         checked[name] = arr
+    checked["ink_mean"] = checked["ink_mean"].reshape(-1, INK_STATS)  # version 1: one centre
     return DoubtStats(float(temperature), float(threshold), normalisation=normalisation, info=info, **checked)
 
 

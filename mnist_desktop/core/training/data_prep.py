@@ -131,18 +131,42 @@ def outlier_pool(count: int = OUTLIER_POOL, seed: int = 0) -> np.ndarray:
     return pool
 
 
-def prepare_doubt_data(data: TrainData, outlier_exposure: float, seed: int) -> TrainData:
+#: Images taken from another dataset for outlier exposure (``train --outliers-from``): as many
+#: as the generated pool, so each step's outlier batch is about half of each.
+FOREIGN_OUTLIERS = OUTLIER_POOL
+
+
+def foreign_outliers(images: np.ndarray, count: int = FOREIGN_OUTLIERS, seed: int = 0) -> np.ndarray:
+    """uint8 (count, 28, 28): seeded training images of another dataset, preprocessed as ``predict`` sees a picture.
+
+    Outlier exposure with real pictures that are not digits (Fashion-MNIST's
+    *training* split; the OOD measurement uses its test split) teaches the
+    model the filled, textured shapes that strokes alone never show it.
+    """
+    from mnist_desktop.core.data.preprocess import normalise_batch
+
+    pick = np.sort(np.random.default_rng([int(seed), OUTLIER_SEED_STREAM, 2]).permutation(len(images))[:count])
+    chosen = np.asarray(images)[pick].astype(np.float32) / 255.0
+    return np.rint(normalise_batch(chosen) * 255).astype(np.uint8)
+
+
+def prepare_doubt_data(data: TrainData, outlier_exposure: float, seed: int,
+                       extra_outliers: np.ndarray | None = None) -> TrainData:
     """Add the outlier-exposure pool and the calibration hold-out a run's doubt fitting needs.
 
     The hold-out is the validation split when the run has one; otherwise
     :data:`HOLDOUT` seeded digits (at most a tenth) move out of the training split,
     so the temperature and the "≤ 2 % of digits flagged" threshold are fitted on
-    digits the model never trained on. ``data`` itself is left as it was (the GUI
+    digits the model never trained on. ``extra_outliers`` (see
+    :func:`foreign_outliers`) join the generated pool. ``data`` itself is left as it was (the GUI
     worker reuses it for the next run): the result is a new :class:`TrainData`.
     """
     changes: dict = {}
     if outlier_exposure > 0:
-        changes["outlier_x"] = outlier_pool(seed=seed)
+        pool = outlier_pool(seed=seed)
+        if extra_outliers is not None and len(extra_outliers):
+            pool = np.concatenate([pool, np.asarray(extra_outliers, np.uint8)])
+        changes["outlier_x"] = pool
     if len(data.val_x):
         changes.update(holdout_x=data.val_x, holdout_y=data.val_y)
     elif len(data.train_x) >= 20:

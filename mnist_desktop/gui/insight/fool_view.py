@@ -40,7 +40,7 @@ from mnist_desktop.gui.model_session import ModelSession
 
 WAITING = ("Fool it: draw a digit, pick the digit you want the model to see instead and press Fool it. "
            "The lab looks for a small change to your drawing that flips the answer.")
-BUDGETS = {"linf": (0.01, 1.0, 0.15, 0.01), "l2": (0.1, 28.0, 2.5, 0.1)}  # min, max, default, step
+BUDGETS = {"linf": (0.01, 1.0, 0.2, 0.01), "l2": (0.1, 28.0, 2.5, 0.1)}  # min, max, default, step
 CURVE_COLOURS = ("#4f81bd", "#c0504d")
 
 
