@@ -442,9 +442,25 @@ def test_prediction_view_rejects_a_wrong_length_and_survives_nan(qtbot):
 
 def test_format_percent():
     assert format_percent(0.934) == "93.4%"
-    assert format_percent(1.0) == "100.0%"
+    assert format_percent(1.0) == ">99.9%" and format_percent(0.9996) == ">99.9%" and format_percent(0.9994) == "99.9%"
     assert format_percent(0.0) == "0.0%"
     assert format_percent(0.0001) == "<0.1%"
+
+
+def test_the_headline_keeps_a_two_digit_answer_whole_in_a_narrow_column(qtbot):
+    from PySide6.QtCore import QRectF
+
+    from mnist_desktop.gui.digit_views import _Headline
+
+    headline = _Headline()
+    qtbot.addWidget(headline)
+    rect = QRectF(0, 0, 160, 76)  # the prediction column at the window's default width
+    headline.label, headline.confidence = "1 or 7", "60.0%"
+    big, text, *_ = headline.layout(rect)
+    assert text == "1 or 7" and big.pixelSize() >= 24  # was elided to "1 o…" at 12 px
+    headline.label, headline.confidence = "9", ">99.9%"
+    big, text, *_ = headline.layout(rect)
+    assert text == "9" and big.pixelSize() >= int(76 * 0.9) - 2  # the digit stays big; the number gives way
 
 
 def test_grid_lies_over_the_crop_the_model_reads(qtbot, canvas):

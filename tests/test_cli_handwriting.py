@@ -86,3 +86,25 @@ def test_evaluate_pendigits_file(tmp_path, capsys):
     pen.write_text(seven + "\n" + one.replace(",55,0,", ",55,x,") + "\n")
     assert main(["evaluate", "--pendigits", str(pen)]) == 1
     assert f"{pen} line 2: y8 = 'x' is not a number from 0 to 100" in capsys.readouterr().err
+
+
+def test_calibrate_rebuilds_the_hold_out_of_a_pen_trained_model(tmp_path, capsys):
+    """`calibrate --pendigits` refits exactly what `train --pendigits` fitted; without the file it says why not."""
+    seven = "0,100,30,100,60,100,100,100,80,70,60,40,45,20,30,0,0000000100"
+    one = "20,70,40,85,55,100,55,70,55,45,55,25,55,10,55,0,0100000000"
+    pen = tmp_path / "pen.tra"
+    pen.write_text("\n".join([seven, one] * 150) + "\n")  # 300 digits: the first blocks train
+    model = tmp_path / "m.ckpt"
+    assert main(["train", "--dataset", "mnist-subset", "--model", "logreg", "--epochs", "1", "--pendigits", str(pen),
+                 "--out", str(model)]) == 0
+    trained = load_checkpoint(model).doubt
+    capsys.readouterr()
+    assert main(["calibrate", "--dataset", "mnist-subset", "--model", str(model), "--pendigits", str(pen),
+                 "--out", str(tmp_path / "again.ckpt")]) == 0
+    again = load_checkpoint(tmp_path / "again.ckpt").doubt
+    assert "warning" not in capsys.readouterr().err
+    assert again.threshold == pytest.approx(trained.threshold) and again.temperature == pytest.approx(trained.temperature)
+    assert main(["calibrate", "--dataset", "mnist-subset", "--model", str(model), "--out", str(tmp_path / "guess.ckpt")]) == 0
+    err = capsys.readouterr().err
+    assert "trained with pen digits (pen.tra)" in err and "without --pendigits" in err
+    assert "pen-digit file" in load_checkpoint(tmp_path / "guess.ckpt").doubt.info["holdout"]["source"]

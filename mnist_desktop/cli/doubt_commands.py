@@ -24,6 +24,9 @@ def add_arguments(sub: Any, data_args: Any) -> None:
     data_args(cal)
     cal.add_argument("--model", type=Path, default=None, help="model file (default: the bundled model)")
     cal.add_argument("--out", type=Path, required=True, help="where to write the calibrated copy")
+    cal.add_argument("--pendigits", type=Path, default=None, metavar="PATH",
+                     help="the pen-digit file the model was trained with (train --pendigits), so its hold-out "
+                          "is rebuilt exactly")
 
 
 def add_evaluate_arguments(evaluate: argparse.ArgumentParser) -> None:
@@ -75,9 +78,23 @@ def cmd_calibrate(args: argparse.Namespace, load_model: Any, load_data: Any, bui
     hyper = dict(ckpt.metadata.get("hyperparameters") or {})
     recipe = {k: v for k, v in hyper.items() if k in TrainConfig.__dataclass_fields__}
     config = TrainConfig.from_dict(dict(recipe, model=ckpt.model_name, outlier_exposure=0.0))
-    data = build_train_data(dataset, config, float(hyper.get("drawn_style") or 0.0), int(hyper.get("synthetic_drawn") or 0))
-    if "outlier_exposure" in hyper or len(data.val_x):
-        source = "the model's validation split" if len(data.val_x) else "the digits its training run held out"
+    pen, trained_pen = getattr(args, "pendigits", None), hyper.get("pendigits")
+    exact = pen is not None or not trained_pen
+    if trained_pen and pen is None:
+        print(f"warning: the model was trained with pen digits ({trained_pen}); without --pendigits its hold-out "
+              "cannot be rebuilt, so the threshold is fitted on digits it may have trained on", file=sys.stderr)
+    elif pen is not None and not trained_pen:
+        raise ConfigError("pendigits", f"{args.model or 'the model'} was not trained with pen digits; drop --pendigits")
+    elif pen is not None and pen.name != trained_pen:
+        print(f"warning: the model was trained with {trained_pen}, not {pen.name}: its hold-out may differ", file=sys.stderr)
+    data = build_train_data(dataset, config, float(hyper.get("drawn_style") or 0.0), int(hyper.get("synthetic_drawn") or 0),
+                            pen, str(hyper.get("pen_style") or "faithful"), int(hyper.get("pen_copies") or 1))
+    if len(data.val_x):
+        source = "the model's validation split"
+    elif "outlier_exposure" in hyper and exact:
+        source = "the digits its training run held out"
+    elif "outlier_exposure" in hyper:  # warned above
+        source = "seeded training digits (its hold-out needs the pen-digit file it was trained with)"
     else:  # the same seeded digits, but this model trained on them
         source = "training digits the model saw (it recorded no hold-out)"
         print(f"warning: {source}; the threshold may flag a little more than 2 % of new digits. "

@@ -17,9 +17,15 @@ def format_fraction(value: float | None, digits: int = 1) -> str:
 
 
 def format_probability(probability: float) -> str:
-    """``0.934`` → ``"93.4%"``; below 0.05 % ``"<0.1%"`` instead of a misleading ``"0.0%"``."""
+    """``0.934`` → ``"93.4%"``; below 0.05 % ``"<0.1%"`` instead of a misleading ``"0.0%"``.
+
+    Likewise ``">99.9%"`` from 99.95 % up: a model is never certain, and a
+    calibrated answer that rounds to "100.0%" (or is 1.0 in float32) claims it is.
+    """
     if 0.0 < probability < 0.0005:
         return "<0.1%"
+    if probability >= 0.9995 and math.isfinite(probability):
+        return ">99.9%"
     return format_fraction(probability, 1)
 
 

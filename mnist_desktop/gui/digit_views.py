@@ -177,6 +177,45 @@ class _Headline(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(240, 84)
 
+    def _confidence_fonts(self, height: float, scale: float) -> tuple[QFont, QFont, float, float]:
+        """(caption font, value font, block width, gap) of the confidence block at ``scale``."""
+        small = QFont(self.font())
+        small.setPixelSize(max(11, int(height * 0.17 * max(scale, 0.8))))
+        value = QFont(self.font())
+        value.setPixelSize(max(14, int(height * 0.34 * scale)))
+        value.setBold(True)
+        if not self.confidence:
+            return small, value, 0.0, 0.0
+        width = max(QFontMetricsF(value).horizontalAdvance(self.confidence),
+                    QFontMetricsF(small).horizontalAdvance("confidence"))
+        return small, value, width, height * 0.25 * scale
+
+    def layout(self, rect: QRectF) -> tuple[QFont, str, QFont, QFont, float, float]:
+        """(label font, label text as drawn, caption font, value font, block width, gap) for ``rect``.
+
+        The label and a two-line confidence block sit side by side, centred as a group.
+        In a narrow column the confidence block gives way first (down to 60 %), so
+        "1 or 7" and a wide ">99.9%" keep a big label; only then does the label shrink,
+        and it is elided only when even 12 px does not fit.
+        """
+        big = QFont(self.font())
+        big.setBold(True)
+        big.setPixelSize(int(rect.height() * 0.9))
+        for scale in (1.0, 0.9, 0.8, 0.7, 0.6):
+            small, value, block_width, gap = self._confidence_fonts(rect.height(), scale)
+            room = rect.width() - block_width - gap
+            if QFontMetricsF(big).horizontalAdvance(self.label) <= room:
+                break
+        size = int(rect.height() * 0.9)
+        while size > 12:  # shrink long class names ("Ankle boot") until they fit
+            big.setPixelSize(size)
+            if QFontMetricsF(big).horizontalAdvance(self.label) <= room:
+                break
+            size -= 2
+        big.setPixelSize(size)
+        text = QFontMetricsF(big).elidedText(self.label, Qt.TextElideMode.ElideRight, room)
+        return big, text, small, value, block_width, gap
+
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         try:
@@ -191,29 +230,9 @@ class _Headline(QWidget):
                 painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
                 painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.placeholder)
                 return
-            # The label and a two-line confidence block, side by side, centred as a group.
-            small = QFont(self.font())
-            small.setPixelSize(max(11, int(rect.height() * 0.17)))
-            value = QFont(self.font())
-            value.setPixelSize(max(14, int(rect.height() * 0.34)))
-            value.setBold(True)
+            big, text, small, value, block_width, gap = self.layout(rect)
             value_metrics, small_metrics = QFontMetricsF(value), QFontMetricsF(small)
-            block_width = max(value_metrics.horizontalAdvance(self.confidence),
-                              small_metrics.horizontalAdvance("confidence")) if self.confidence else 0.0
-            gap = rect.height() * 0.25 if self.confidence else 0.0
-            big = QFont(self.font())
-            big.setBold(True)
-            room = rect.width() - block_width - gap
-            size = int(rect.height() * 0.9)
-            while size > 12:  # shrink long class names ("Ankle boot") until they fit
-                big.setPixelSize(size)
-                if QFontMetricsF(big).horizontalAdvance(self.label) <= room:
-                    break
-                size -= 2
-            big.setPixelSize(size)
-            big_metrics = QFontMetricsF(big)
-            text = big_metrics.elidedText(self.label, Qt.TextElideMode.ElideRight, room)
-            label_width = big_metrics.horizontalAdvance(text)
+            label_width = QFontMetricsF(big).horizontalAdvance(text)
             left = rect.left() + max(0.0, (rect.width() - label_width - gap - block_width) / 2)
 
             painter.setFont(big)
