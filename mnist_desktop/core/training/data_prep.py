@@ -86,7 +86,7 @@ def add_pendigits(data: TrainData, path, style: str = "canvas", copies: int = 1,
 
 #: Non-digit marks generated for outlier exposure; the measurement set uses
 #: ood_shapes.TEST_SEED, training draws from this stream. Every run uses the same pool
-#: (seed 0): rendering one takes 1.5 s, and a pool per run seed made every new seed pay it
+#: (seed 0): rendering one takes about 1.6 s, and a pool per run seed made every new seed pay it
 #: (measured: process 7.7 s for seed 0, 9.1 s and 9.8 s for seeds 1 and 2); which marks a
 #: step sees and how they are warped still follow the run's seed.
 OUTLIER_SEED_STREAM = 0x0E
