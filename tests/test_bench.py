@@ -35,6 +35,25 @@ def report():
     }
 
 
+@pytest.fixture
+def report_same_work(report):
+    """The pairs as today's bench records them: also our run without outlier exposure."""
+    for pair, same in zip(report["torch"]["mlp_pairs"], ([30_000, 120_000], [30_000, 96_000], [30_000, 99_000])):
+        pair["ours_same_work"] = same  # 2.0×, 1.5×, 2.2× the pair's torch best
+    return report
+
+
+def test_same_work_pairs_get_their_own_ratio_and_line(report_same_work, capsys):
+    ratios = bench._ratios(report_same_work)
+    key = "mlp same work as the reference (no outlier exposure), best epoch, median of 3 pairs"
+    assert ratios[key] == pytest.approx(2.0)
+    report_same_work["ratios"] = ratios
+    bench._print_table(report_same_work)
+    out = capsys.readouterr().out
+    assert ("mlp pair 2: ours best epoch 80,000 samples/s, torch best epoch 64,000 → 1.25×; without outlier "
+            "exposure (the reference's work) 96,000 → 1.50×") in out
+
+
 def test_ratios_compare_our_slowest_cnn_seed_and_mlp_pairs_by_their_median(report):
     ratios = bench._ratios(report)
     assert ratios["cnn time to 99 % (torch wall / our slowest train s)"] == pytest.approx(21.0 / 10.0)
