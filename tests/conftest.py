@@ -36,6 +36,25 @@ from mnist_desktop.core.jax_setup import configure_jax  # noqa: E402
 
 configure_jax()
 
+@pytest.fixture(scope="session", autouse=True)
+def _garbage_collected_on_the_main_thread():
+    """As in the app (gui/main_thread_gc.py): no automatic collection, which could run on a
+    worker's thread and destroy a Qt widget there (the suite hung that way: every thread idle)."""
+    import gc
+
+    gc.disable()
+    yield
+    gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def _collect_between_tests():
+    yield
+    from mnist_desktop.gui.main_thread_gc import collect_if_due
+
+    collect_if_due()
+
+
 @pytest.fixture(autouse=True)
 def _own_run_history(tmp_path, monkeypatch):
     """Each test starts with an empty saved run history of its own (runs persist across restarts)."""

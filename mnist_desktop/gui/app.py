@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication
 
 from mnist_desktop import __version__
 from mnist_desktop.core.paths import resources_dir
+from mnist_desktop.gui import main_thread_gc
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:
@@ -24,6 +25,7 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     QCoreApplication.setApplicationName("mnist-desktop")
     QCoreApplication.setApplicationVersion(__version__)
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
+    main_thread_gc.install(app)  # Qt objects must never be collected on a worker's thread
     # matches the menu entry `mnist-desktop desktop-entry` writes (Wayland app id, taskbar icon)
     QGuiApplication.setDesktopFileName("mnist-desktop")
     icon = resources_dir() / "icons" / "mnist-desktop.svg"
