@@ -217,7 +217,8 @@ class ResultsTab(QWidget):
                                               self.tune_progress.setValue(0), self.tune_progress.setFormat("compiling…")))
         handle.step.connect(self._on_step)
         handle.epoch.connect(self._on_epoch)
-        handle.finished.connect(lambda _result: self.chart.live_changed())
+        # drawn now, as the training panel does: a short run can end before the redraw timer fires
+        handle.finished.connect(lambda _result: self.chart.flush())
         run.finishing.connect(self._on_finishing)
 
     def _on_step(self, event: dict) -> None:
