@@ -52,7 +52,9 @@ def test_a_width_sweep_runs_each_value_plots_them_and_uses_the_best(qtbot, train
 
 def test_two_settings_make_a_heat_map_and_stop_keeps_finished_runs(qtbot, training_window):
     panel = panel_of(training_window)
-    box = _set_up(qtbot, panel, "dense:8,relu", epochs="0.2")
+    # long enough (5 epochs, ~190 steps) that the second run is still training when Stop
+    # arrives: at 0.2 epochs it could finish first on a quiet machine
+    box = _set_up(qtbot, panel, "dense:8,relu", epochs="5")
     choose(box.param_combos[0], "learning_rate")
     type_into(qtbot, box.value_edits[0], "0.001, 0.01")
     choose(box.param_combos[1], "width@1")
