@@ -450,16 +450,16 @@ def test_format_percent():
 def test_the_headline_keeps_a_two_digit_answer_whole_in_a_narrow_column(qtbot):
     from PySide6.QtCore import QRectF
 
-    from mnist_desktop.gui.digit_views import _Headline
+    from mnist_desktop.gui.prediction_headline import Headline
 
-    headline = _Headline()
+    headline = Headline()
     qtbot.addWidget(headline)
     rect = QRectF(0, 0, 160, 76)  # the prediction column at the window's default width
     headline.label, headline.confidence = "1 or 7", "60.0%"
-    big, text, *_ = headline.layout(rect)
+    big, text, *_ = headline.fit(rect)
     assert text == "1 or 7" and big.pixelSize() >= 24  # was elided to "1 o…" at 12 px
     headline.label, headline.confidence = "9", ">99.9%"
-    big, text, *_ = headline.layout(rect)
+    big, text, *_ = headline.fit(rect)
     assert text == "9" and big.pixelSize() >= int(76 * 0.9) - 2  # the digit stays big; the number gives way
 
 
