@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from mnist_desktop.core.analysis.calibration import expected_calibration_error, fit_temperature, log_softmax, softmax_t
-from mnist_desktop.core.models.doubt_stats import COMPONENTS, INK_STATS, DoubtStats
+from mnist_desktop.core.models.doubt_stats import COMPONENTS, DoubtStats
 from mnist_desktop.core.models.features import logits_and_features
 
 #: The flag rate on digits the threshold promises (the verdict's "doesn't look like a digit").
@@ -100,8 +100,8 @@ def raw_components(stats: DoubtStats, logits: np.ndarray, features: np.ndarray, 
     if "entropy" in stats.normalisation:
         log_p = shifted - log_total[:, None]
         confidence["entropy"] = -(np.exp(log_p) * log_p).sum(axis=1)
-    centres = np.asarray(stats.ink_mean, np.float32).reshape(-1, INK_STATS)
-    return {**confidence, "ink": _min_sq_distance(ink_statistics(images), centres, stats.ink_whitening)}
+    # ink_mean is (K, 4) however the stats were made: parse_doubt reshapes version-1 files' one centre
+    return {**confidence, "ink": _min_sq_distance(ink_statistics(images), stats.ink_mean, stats.ink_whitening)}
 
 
 def ink_centres(ink: np.ndarray, k: int = INK_CLUSTERS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
