@@ -35,6 +35,16 @@ def draw_seven(qtbot, window):
     qtbot.waitUntil(lambda: window.session.probabilities is not None, timeout=10_000)
 
 
+def map_with_a_pca_map(qtbot, window):
+    """The Map dock on screen with its PCA map made (made here unless an earlier test did)."""
+    view = show_dock(qtbot, window, "map")
+    if view._data is None:
+        qtbot.waitUntil(lambda: view.make_button.isEnabled(), timeout=20_000)
+        click(qtbot, view.make_button)
+        qtbot.waitUntil(lambda: view._data is not None, timeout=60_000)
+    return view
+
+
 def test_the_three_views_are_tabbed_docks_with_an_explanation(window):
     for key in ("map", "step", "fool"):
         dock = window.docks[key]
@@ -76,11 +86,7 @@ def test_map_shows_the_test_digits_the_drawing_and_a_clicked_digit_goes_to_the_c
 
 @pytest.mark.skipif(not tsne_available(), reason="openTSNE (the [maps] extra) is not installed")
 def test_tsne_shows_progress_and_cancels_mid_way_while_the_pca_map_stays(qtbot, fresh):
-    view = show_dock(qtbot, fresh, "map")
-    if view._data is None:
-        qtbot.waitUntil(lambda: view.make_button.isEnabled(), timeout=20_000)
-        click(qtbot, view.make_button)
-        qtbot.waitUntil(lambda: view._data is not None, timeout=60_000)
+    view = map_with_a_pca_map(qtbot, fresh)
     pca = np.array(view._data["coords"])
     click(qtbot, view.tsne_button)
     assert view.tsne_button.text() == "Cancel t-SNE" and view.progress.isVisible()
@@ -157,11 +163,7 @@ def test_fool_it_flips_the_answer_within_the_budget_and_puts_it_on_the_canvas(qt
 def test_the_map_is_remade_after_each_training_epoch_when_asked(qtbot, fresh):
     from training_helpers import panel_of, set_up_run, wait_finished
 
-    view = show_dock(qtbot, fresh, "map")
-    if view._data is None:
-        qtbot.waitUntil(lambda: view.make_button.isEnabled(), timeout=20_000)
-        click(qtbot, view.make_button)
-        qtbot.waitUntil(lambda: view._data is not None, timeout=60_000)
+    view = map_with_a_pca_map(qtbot, fresh)
     before = np.array(view._data["coords"])
     view.epoch_box.setChecked(True)
     panel = panel_of(fresh)
